@@ -1,0 +1,93 @@
+/*
+ * harness.h — the test harness every tests/test_*.c includes.
+ *
+ * CHECK counts a pass or prints "FAIL file:line: what" and counts a failure; the binary
+ * ends with test_done(), which prints "N passed, N failed" (tests/run.sh sums these).
+ * Real data is found through LATENT_TEST_DATA (default ../shared); when a file is not
+ * there the test says "skip: <what> (<why>)" plainly instead of passing silently.
+ */
+#ifndef LT_HARNESS_H
+#define LT_HARNESS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int test_passed, test_failed, test_skipped;
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        if (cond) {                                                                        \
+            test_passed++;                                                                 \
+        } else {                                                                           \
+            test_failed++;                                                                 \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
+            printf("" __VA_ARGS__);                                                        \
+            printf("\n");                                                                  \
+            fflush(stdout);                                                                \
+        }                                                                                  \
+    } while (0)
+
+/* Prints why something was not tested; counted, never as a pass. */
+#define SKIP(...)                                                                          \
+    do {                                                                                   \
+        test_skipped++;                                                                    \
+        printf("skip: " __VA_ARGS__);                                                      \
+        printf("\n");                                                                      \
+    } while (0)
+
+static inline const char *test_data_dir(void)
+{
+    const char *d = getenv("LATENT_TEST_DATA");
+    return d && *d ? d : "../shared";
+}
+
+/* test_data_path("models/stories260K.gguf") → "$LATENT_TEST_DATA/models/stories260K.gguf",
+ * or NULL (after a SKIP line naming it) when the file is not there. */
+static inline const char *test_data_path(const char *rel)
+{
+    static char paths[8][1024];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", test_data_dir(), rel);
+    struct stat st;
+    if (stat(p, &st) != 0) {
+        SKIP("%s (not found; set LATENT_TEST_DATA to the folder holding models/ and vectors/)", p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Reads a whole file into malloc'd memory (NUL-terminated); NULL on failure. */
+static inline char *test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = 0;
+        if (size)
+            *size = (size_t)n;
+    }
+    return buf;
+}
+
+static inline int test_done(void)
+{
+    if (test_skipped)
+        printf("(%d skipped)\n", test_skipped);
+    printf("%d passed, %d failed\n", test_passed, test_failed);
+    return test_failed ? 1 : 0;
+}
+
+#endif /* LT_HARNESS_H */

@@ -1,0 +1,83 @@
+#!/bin/sh
+# tests/run.sh CONFIG... — build and run every test binary in each configuration, then
+# print one line: "N passed, N failed". Exit status non-zero on any failure or crash.
+#
+#   native    the host build (AVX2 on x86-64 when the CPU has it)
+#   scalar    the host build with the scalar kernels forced
+#   sanitize  clang (or gcc) with AddressSanitizer + UndefinedBehaviorSanitizer
+#   arm       aarch64-linux-gnu-gcc -mcpu=cortex-a72 -static, run under qemu-aarch64 -cpu cortex-a72
+#
+# Each test binary prints lines of its own and ends with "N passed, N failed"; a binary
+# that crashes or prints no such line counts as one failure.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+: "${LATENT_TEST_DATA:=../shared}"
+export LATENT_TEST_DATA
+total_pass=0
+total_fail=0
+
+run_config() {
+    config=$1
+    runner=""
+    case $config in
+    native) build=build; flags="" ;;
+    scalar) build=build/scalar; flags="SCALAR=1" ;;
+    sanitize)
+        build=build/asan
+        cc=clang; command -v clang >/dev/null 2>&1 || cc=gcc
+        flags="CC=$cc OPT=-O1 CFLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined LDFLAGS=-fsanitize=address,undefined OPENMP=0"
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        ;;
+    arm)
+        build=build/arm
+        if ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || ! command -v qemu-aarch64 >/dev/null 2>&1; then
+            echo "arm: FAILED: aarch64-linux-gnu-gcc or qemu-aarch64 missing (apt-get install gcc-aarch64-linux-gnu qemu-user)"
+            total_fail=$((total_fail + 1))
+            return
+        fi
+        flags="CC=aarch64-linux-gnu-gcc STATIC=1"
+        runner="qemu-aarch64 -cpu cortex-a72"
+        ;;
+    *) echo "unknown configuration: $config"; total_fail=$((total_fail + 1)); return ;;
+    esac
+    echo "== $config: building into $build"
+    # shellcheck disable=SC2086
+    if [ "$config" = sanitize ]; then
+        make -s -j"$JOBS" BUILD=$build CC=$cc OPT=-O1 OPENMP=0 \
+            CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+            LDFLAGS="-fsanitize=address,undefined" tests >/dev/null || { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+    else
+        make -s -j"$JOBS" BUILD=$build $flags tests >/dev/null || { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+    fi
+    for t in "$build"/tests/test_*; do
+        [ -x "$t" ] || continue
+        name=$(basename "$t")
+        out=$(LATENT_BUILD=$build LATENT_RUNNER="$runner" $runner "$t" 2>&1)
+        status=$?
+        line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+        printf '%s\n' "$out" | grep -E '^(FAIL|skip)' | sed "s/^/  $config $name: /"
+        if [ -z "$line" ]; then
+            echo "  $config $name: CRASHED or gave no result (status $status)"
+            printf '%s\n' "$out" | tail -n 20 | sed 's/^/    | /'
+            total_fail=$((total_fail + 1))
+            continue
+        fi
+        p=${line%% passed*}
+        f=${line#*passed, }; f=${f%% failed}
+        if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+            echo "  $config $name: exit status $status"
+            printf '%s\n' "$out" | tail -n 20 | sed 's/^/    | /'
+            f=1
+        fi
+        echo "  $config $name: $line"
+        total_pass=$((total_pass + p))
+        total_fail=$((total_fail + f))
+    done
+}
+
+[ $# -gt 0 ] || set -- native
+for c in "$@"; do run_config "$c"; done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
