@@ -341,6 +341,37 @@ latent_status latent_chat_format(latent_chat_template tmpl, const latent_chat_me
                                  size_t n, int add_assistant, char *out, size_t cap,
                                  size_t *n_out);
 
+/* ============================================================================
+ * Sampler: logits → token
+ * ========================================================================== */
+
+typedef struct latent_sampler latent_sampler;
+
+typedef struct latent_sampler_params {
+    float temperature;       /* 0: greedy (argmax, lowest id on ties); default 0.8 */
+    int32_t top_k;           /* keep the k most likely; 0: off; default 40 */
+    float top_p;             /* keep the smallest set with this much mass; 1: off; default 0.95 */
+    float min_p;             /* drop tokens below min_p * p(most likely); 0: off; default 0.05 */
+    float repeat_penalty;    /* divide positive logits (multiply negative) of recent tokens; 1: off */
+    float frequency_penalty; /* subtract per occurrence in the window; 0: off */
+    float presence_penalty;  /* subtract once if present in the window; 0: off */
+    int32_t penalty_window;  /* how many recent tokens the penalties see; default 64 */
+    uint64_t seed;           /* the same seed gives the same choices on every machine */
+} latent_sampler_params;
+
+latent_sampler_params latent_sampler_default_params(void);
+latent_status latent_sampler_create(int32_t n_vocab, const latent_sampler_params *params,
+                                    latent_sampler **out);
+void latent_sampler_free(latent_sampler *sampler);
+/* Chooses a token from n_vocab logits (borrowed, not modified) and remembers it for the
+ * penalties. */
+latent_status latent_sampler_sample(latent_sampler *sampler, const float *logits,
+                                    latent_token *out);
+/* Remembers a token the sampler did not choose (a prompt token) for the penalties. */
+void latent_sampler_accept(latent_sampler *sampler, latent_token token);
+/* Forgets the remembered tokens and restarts the random sequence from `seed`. */
+void latent_sampler_reset(latent_sampler *sampler, uint64_t seed);
+
 #ifdef __cplusplus
 }
 #endif
