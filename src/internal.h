@@ -48,6 +48,10 @@ size_t lt_alloc_cost(size_t size);
 int lt_budget_fits(const lt_budget *budget, size_t size);
 char *lt_strndup(lt_budget *budget, const char *s, size_t n);
 
+/* ---- GGUF (gguf.c) ---- */
+/* Bytes of one scalar metadata value of `type`; 0 for string, array and unknown ids. */
+uint64_t lt_gguf_scalar_size(uint32_t type);
+
 /* ---- overflow-safe arithmetic ---- */
 static inline int lt_add_overflows(uint64_t a, uint64_t b, uint64_t *sum)
 {

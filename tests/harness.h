@@ -23,7 +23,7 @@ static int test_passed, test_failed, test_skipped;
         } else {                                                                           \
             test_failed++;                                                                 \
             printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
-            printf("" __VA_ARGS__);                                                        \
+            printf(" " __VA_ARGS__);                                                       \
             printf("\n");                                                                  \
             fflush(stdout);                                                                \
         }                                                                                  \
