@@ -372,6 +372,81 @@ void latent_sampler_accept(latent_sampler *sampler, latent_token token);
 /* Forgets the remembered tokens and restarts the random sequence from `seed`. */
 void latent_sampler_reset(latent_sampler *sampler, uint64_t seed);
 
+/* ============================================================================
+ * Context: a model's working memory. The KV cache has no fixed size: it grows in
+ * chunks as tokens arrive, until the context's byte budget (or the machine) says no.
+ * ========================================================================== */
+
+typedef struct latent_context latent_context;
+
+typedef enum latent_kv_type {
+    LATENT_KV_F16 = 0,  /* the default: half the memory of f32 */
+    LATENT_KV_F32 = 1,  /* exact, twice the memory */
+    LATENT_KV_Q8_0 = 2, /* about half of f16 again: a longer life (head_dim % 32 == 0) */
+} latent_kv_type;
+
+typedef struct latent_context_params {
+    int32_t n_threads;      /* threads for matrix products; 0: every core (default) */
+    latent_kv_type kv_type; /* default LATENT_KV_F16 */
+    size_t mem_budget;      /* bytes this context may hold (KV + scratch); 0: no limit */
+    int32_t n_batch;        /* prompt tokens evaluated together; default 32 */
+    int32_t kv_chunk;       /* tokens per KV growth step; default 64 */
+    int all_logits;         /* keep the logits of every position of each eval (perplexity) */
+} latent_context_params;
+
+latent_context_params latent_context_default_params(void);
+/* Borrows `model`: it must outlive the context. Several contexts may share one model,
+ * each used by one thread at a time. */
+latent_status latent_context_create(const latent_model *model, const latent_context_params *params,
+                                    latent_context **out);
+void latent_context_free(latent_context *ctx);
+/* Forgets every token and releases the KV cache's memory. */
+void latent_context_reset(latent_context *ctx);
+
+/* Appends n tokens and computes their logits. On any failure (LATENT_ENOMEM when the
+ * cache cannot grow) the context is exactly as it was before the call. */
+latent_status latent_eval(latent_context *ctx, const latent_token *tokens, size_t n);
+/* The logits after the last evaluated token: latent_n_vocab() floats. Valid until the
+ * next eval, reset or free. NULL before the first eval. */
+const float *latent_context_logits(const latent_context *ctx);
+/* With all_logits: the logits after token i (0-based) of the last eval; else NULL. */
+const float *latent_context_logits_at(const latent_context *ctx, size_t i);
+/* Tokens held in the cache. */
+size_t latent_context_n_tokens(const latent_context *ctx);
+
+typedef struct latent_mem_stats {
+    size_t weights_mapped;  /* tensor bytes read from the mapped file */
+    size_t weights_heap;    /* tensor bytes the model holds on the heap (0 when mapped) */
+    size_t kv_bytes;        /* the KV cache now */
+    size_t kv_peak_bytes;   /* the most the KV cache has held since create or reset */
+    size_t scratch_bytes;   /* activations, logits, work buffers */
+    size_t budget_bytes;    /* the context's budget (0: none) */
+    size_t budget_used;     /* bytes charged against it now (KV + scratch + bookkeeping) */
+    size_t kv_bytes_per_token;
+    size_t kv_chunk_bytes;  /* what one growth step costs, bookkeeping included */
+    size_t tokens;          /* tokens held */
+    size_t tokens_capacity; /* tokens the cache holds before it must grow again */
+} latent_mem_stats;
+
+void latent_context_mem_stats(const latent_context *ctx, latent_mem_stats *out);
+
+/* ============================================================================
+ * Generation: prompt in, pieces of text out through a callback
+ * ========================================================================== */
+
+/* Called with each piece of complete UTF-8 text (len may be 0 while a multi-byte
+ * character is incomplete) and the token that produced it. Return nonzero to stop. */
+typedef int (*latent_piece_fn)(const char *text, size_t len, latent_token token, void *user);
+
+/* Tokenizes `prompt` (with `flags`, e.g. LATENT_TOKENIZE_ADD_BOS), evaluates it after
+ * whatever the context already holds, then samples up to max_tokens tokens, streaming
+ * each to `fn`. Stops at an end token (not passed to fn), when fn returns nonzero, or at
+ * max_tokens. *n_generated (may be NULL) receives the count. On LATENT_ENOMEM the context
+ * holds everything evaluated before the failing step. */
+latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, const char *prompt,
+                              size_t len, int flags, int32_t max_tokens, latent_piece_fn fn,
+                              void *user, int32_t *n_generated);
+
 #ifdef __cplusplus
 }
 #endif

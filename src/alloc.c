@@ -118,7 +118,9 @@ void *lt_realloc(lt_budget *budget, void *ptr, size_t size)
         return refuse(size, "failure injected while allocating");
     if (size > SIZE_MAX - sizeof(block_header))
         return refuse(size, "cannot allocate");
-    if (size > old_size && !lt_budget_fits(budget, size - old_size))
+    /* only the growth is charged: the header is already paid for */
+    if (size > old_size && budget && budget->limit &&
+        (budget->used > budget->limit || size - old_size > budget->limit - budget->used))
         return refuse(size - old_size, "the memory budget has no room for");
     block_header *h = realloc(old, sizeof *h + size);
     if (!h)

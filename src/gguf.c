@@ -621,6 +621,11 @@ static latent_status read_whole(int fd, const char *path, void **buf, size_t *si
 
 latent_status latent_gguf_open(const char *path, latent_gguf **out)
 {
+    return lt_gguf_open(path, 1, out);
+}
+
+latent_status lt_gguf_open(const char *path, int use_mmap, latent_gguf **out)
+{
     if (!path || !out)
         return lt_fail(LATENT_EINVAL, "latent_gguf_open: NULL argument");
     *out = NULL;
@@ -635,7 +640,7 @@ latent_status latent_gguf_open(const char *path, latent_gguf **out)
         close(fd);
         return lt_fail(LATENT_EIO, "%s: is a directory", path);
     }
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+    if (use_mmap && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
         (uint64_t)st.st_size <= SIZE_MAX) {
         size = (size_t)st.st_size;
         mapping = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);

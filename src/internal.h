@@ -51,6 +51,8 @@ char *lt_strndup(lt_budget *budget, const char *s, size_t n);
 /* ---- GGUF (gguf.c) ---- */
 /* Bytes of one scalar metadata value of `type`; 0 for string, array and unknown ids. */
 uint64_t lt_gguf_scalar_size(uint32_t type);
+/* latent_gguf_open, choosing whether to map (1) or read the file into memory (0). */
+latent_status lt_gguf_open(const char *path, int use_mmap, latent_gguf **out);
 
 /* ---- overflow-safe arithmetic ---- */
 static inline int lt_add_overflows(uint64_t a, uint64_t b, uint64_t *sum)

@@ -1,0 +1,165 @@
+/*
+ * forward.c — the forward pass of a LLaMA-family transformer, as a list of steps.
+ *
+ * A batch of tokens goes through every layer together, so each weight matrix is read
+ * once per batch (prompt processing) or once per token (generation). The kernels hide
+ * the instruction set; this file tells the model's story.
+ */
+#include <math.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "context.h"
+
+static void add_bias(float *rows, const float *bias, int32_t n, int64_t width)
+{
+    if (!bias)
+        return;
+    for (int32_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < width; i++)
+            rows[t * width + i] += bias[i];
+}
+
+static void residual_add(float *x, const float *delta, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] += delta[i];
+}
+
+/* Stores token t's keys and values (kv_dim floats each) in the cache's type. */
+static void store_kv(lt_kvcache *kv, int32_t layer, size_t pos, const float *k, const float *v)
+{
+    int64_t width = (int64_t)kv->n_kv_heads * kv->head_dim;
+    lk_quantize_row(kv->type, k, lt_kv_k(kv, layer, pos), width);
+    lk_quantize_row(kv->type, v, lt_kv_v(kv, layer, pos), width);
+}
+
+/* One query head at position `pos` attends to the cached tokens 0..pos of its kv head:
+ * out = softmax(q · K^T / sqrt(head_dim)) · V. */
+static void attend(const latent_context *ctx, int32_t layer, int32_t head, size_t pos,
+                   const float *q, float *out, float *scores, void *work)
+{
+    const lt_kvcache *kv = &ctx->kv;
+    const lt_hparams *hp = &ctx->model->hp;
+    int32_t kv_head = head / (hp->n_heads / hp->n_kv_heads);
+    size_t n = pos + 1, T = (size_t)kv->chunk_tokens;
+    float scale = 1.0f / sqrtf((float)hp->head_dim);
+
+    /* scores: one matrix-vector product per chunk of cached keys */
+    for (size_t c = 0; c * T < n; c++) {
+        lk_matrix K = lt_kv_k_block(kv, layer, kv_head, c);
+        if ((size_t)K.rows > n - c * T)
+            K.rows = (int64_t)(n - c * T);
+        lk_matmul(&K, q, scores + c * T, 1, work, 1);
+    }
+    for (size_t t = 0; t < n; t++)
+        scores[t] *= scale;
+    lk_softmax(scores, (int64_t)n);
+
+    /* the weighted sum of the cached values */
+    memset(out, 0, (size_t)hp->head_dim * sizeof *out);
+    for (size_t c = 0; c * T < n; c++) {
+        lk_matrix V = lt_kv_v_block(kv, layer, kv_head, c);
+        if ((size_t)V.rows > n - c * T)
+            V.rows = (int64_t)(n - c * T);
+        lk_accumulate_rows(&V, scores + c * T, out);
+    }
+}
+
+static void attention(latent_context *ctx, int32_t layer, int32_t n, size_t pos0)
+{
+    const lt_hparams *hp = &ctx->model->hp;
+    int64_t q_dim = (int64_t)hp->n_heads * hp->head_dim;
+    int64_t items = (int64_t)n * hp->n_heads;
+    /* Each (token, head) is computed whole by one thread: results do not depend on the
+     * thread count. */
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ctx->n_threads) schedule(dynamic, 1) if (items > 1)
+#endif
+    for (int64_t item = 0; item < items; item++) {
+        int thread = 0;
+#ifdef _OPENMP
+        thread = omp_get_thread_num();
+#endif
+        int32_t t = (int32_t)(item / hp->n_heads), head = (int32_t)(item % hp->n_heads);
+        attend(ctx, layer, head, pos0 + (size_t)t, ctx->q + t * q_dim + (int64_t)head * hp->head_dim,
+               ctx->att + t * q_dim + (int64_t)head * hp->head_dim,
+               ctx->scores + (size_t)thread * ctx->scores_cap,
+               (uint8_t *)ctx->att_work + (size_t)thread * ctx->att_work_bytes);
+    }
+}
+
+void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size_t pos0,
+                float *logits, int all_logits)
+{
+    const latent_model *m = ctx->model;
+    const lt_hparams *hp = &m->hp;
+    int64_t dim = hp->dim, hd = hp->head_dim;
+    int64_t q_dim = (int64_t)hp->n_heads * hd, kv_dim = (int64_t)hp->n_kv_heads * hd;
+    int64_t ffn = hp->ffn_dim;
+    int threads = ctx->n_threads;
+
+    /* token embeddings */
+    for (int32_t t = 0; t < n; t++)
+        lk_dequantize_row(m->token_embd.type,
+                          (const uint8_t *)m->token_embd.data + (size_t)tokens[t] * m->token_embd.row_stride,
+                          ctx->x + t * dim, dim);
+
+    /* rotation angles for each position of the batch */
+    for (int32_t t = 0; t < n; t++)
+        lk_rope_table(ctx->cos_sin + t * hd, (int64_t)(pos0 + (size_t)t), hd, hp->rope_base,
+                      m->rope_freqs);
+
+    for (int32_t l = 0; l < hp->n_layers; l++) {
+        const lt_layer *L = &m->layers[l];
+
+        /* attention rmsnorm */
+        for (int32_t t = 0; t < n; t++)
+            lk_rmsnorm(ctx->xb + t * dim, ctx->x + t * dim, L->attn_norm, dim, hp->rms_eps);
+
+        /* q, k, v for every token of the batch */
+        lk_matmul(&L->wq, ctx->xb, ctx->q, n, ctx->work, threads);
+        lk_matmul(&L->wk, ctx->xb, ctx->k, n, ctx->work, threads);
+        lk_matmul(&L->wv, ctx->xb, ctx->v, n, ctx->work, threads);
+        add_bias(ctx->q, L->bq, n, q_dim);
+        add_bias(ctx->k, L->bk, n, kv_dim);
+        add_bias(ctx->v, L->bv, n, kv_dim);
+
+        /* RoPE: rotate queries and keys by their positions */
+        for (int32_t t = 0; t < n; t++) {
+            lk_rope(ctx->q + t * q_dim, hp->n_heads, hd, ctx->cos_sin + t * hd, hp->rope_neox);
+            lk_rope(ctx->k + t * kv_dim, hp->n_kv_heads, hd, ctx->cos_sin + t * hd, hp->rope_neox);
+        }
+
+        /* remember keys and values; each token then attends to everything up to itself */
+        for (int32_t t = 0; t < n; t++)
+            store_kv(&ctx->kv, l, pos0 + (size_t)t, ctx->k + t * kv_dim, ctx->v + t * kv_dim);
+        attention(ctx, l, n, pos0);
+
+        /* output projection and residual connection */
+        lk_matmul(&L->wo, ctx->att, ctx->xb, n, ctx->work, threads);
+        residual_add(ctx->x, ctx->xb, n * dim);
+
+        /* feed-forward rmsnorm */
+        for (int32_t t = 0; t < n; t++)
+            lk_rmsnorm(ctx->xb + t * dim, ctx->x + t * dim, L->ffn_norm, dim, hp->rms_eps);
+
+        /* SwiGLU: down(silu(gate(x)) · up(x)), and residual connection */
+        lk_matmul(&L->w_gate, ctx->xb, ctx->hb, n, ctx->work, threads);
+        lk_matmul(&L->w_up, ctx->xb, ctx->hb2, n, ctx->work, threads);
+        lk_silu_mul(ctx->hb, ctx->hb2, n * ffn);
+        lk_matmul(&L->w_down, ctx->hb, ctx->xb, n, ctx->work, threads);
+        residual_add(ctx->x, ctx->xb, n * dim);
+    }
+
+    if (!logits)
+        return;
+    /* final rmsnorm and the classifier: for the last token, or for all of them */
+    int32_t first = all_logits ? 0 : n - 1, rows = n - first;
+    for (int32_t t = first; t < n; t++)
+        lk_rmsnorm(ctx->xb + (t - first) * dim, ctx->x + t * dim, m->output_norm, dim, hp->rms_eps);
+    lk_matmul(&m->output, ctx->xb, logits, rows, ctx->work, threads);
+}

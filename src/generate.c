@@ -1,0 +1,61 @@
+/*
+ * generate.c — prompt in, text out: tokenize, evaluate, then sample and stream pieces
+ * until an end token, the caller, or the token limit says stop.
+ */
+#include "context.h"
+
+#define PIECE_MAX 512
+
+latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, const char *prompt,
+                              size_t len, int flags, int32_t max_tokens, latent_piece_fn fn,
+                              void *user, int32_t *n_generated)
+{
+    if (n_generated)
+        *n_generated = 0;
+    if (!ctx || !sampler || (!prompt && len) || max_tokens < 0)
+        return lt_fail(LATENT_EINVAL, "latent_generate: bad argument");
+    const latent_model *m = ctx->model;
+
+    /* the prompt: count first, then tokenize into a buffer of the right size */
+    size_t n_prompt = 0;
+    latent_status st = latent_tokenize(m, prompt, len, flags, NULL, 0, &n_prompt);
+    if (st != LATENT_OK && st != LATENT_ERANGE)
+        return st;
+    latent_token *toks = lt_alloc(NULL, (n_prompt ? n_prompt : 1) * sizeof *toks);
+    if (!toks)
+        return LATENT_ENOMEM;
+    st = latent_tokenize(m, prompt, len, flags, toks, n_prompt, &n_prompt);
+    if (st == LATENT_OK && n_prompt == 0 && latent_context_n_tokens(ctx) == 0)
+        st = lt_fail(LATENT_EINVAL, "nothing to condition on: the prompt is empty and the "
+                     "context holds no tokens (add BOS?)");
+    if (st == LATENT_OK)
+        st = latent_eval(ctx, toks, n_prompt);
+    for (size_t i = 0; st == LATENT_OK && i < n_prompt; i++)
+        latent_sampler_accept(sampler, toks[i]);
+    lt_free(NULL, toks);
+    if (st != LATENT_OK)
+        return st;
+
+    latent_decoder *dec = NULL;
+    if ((st = latent_decoder_create(m, &dec)) != LATENT_OK)
+        return st;
+    char piece[PIECE_MAX];
+    for (int32_t i = 0; i < max_tokens; i++) {
+        latent_token tok;
+        if ((st = latent_sampler_sample(sampler, latent_context_logits(ctx), &tok)) != LATENT_OK)
+            break;
+        if (latent_token_is_end(m, tok))
+            break;
+        size_t n = 0;
+        if ((st = latent_decoder_push(dec, tok, piece, sizeof piece, &n)) != LATENT_OK)
+            break;
+        if (n_generated)
+            (*n_generated)++;
+        if (fn && fn(piece, n, tok, user))
+            break;
+        if (i + 1 < max_tokens && (st = latent_eval(ctx, &tok, 1)) != LATENT_OK)
+            break;
+    }
+    latent_decoder_free(dec);
+    return st;
+}
