@@ -1,46 +1,560 @@
 /*
  * avx2.c — the x86-64 kernels (AVX2 + FMA + F16C), tested against scalar.c.
  *
- * Operations not accelerated yet forward to the scalar oracle, so every operation exists.
+ * Same scheme as the oracle: the activations are quantized once per call (by the same
+ * lk_quantize_row, so both see identical q8 blocks), then each block's integer dot product
+ * is taken 32 bytes at a time with maddubs (unsigned x signed bytes -> pairs of int16) and
+ * madd (-> int32), and scaled in float by the two block scales.
+ *
+ * A row is dotted with up to four tokens at once: its blocks are loaded and unpacked once
+ * and used four times, which is what makes prompt processing compute-bound rather than
+ * memory-bound. Each token keeps its own accumulators and sees the same sequence of
+ * operations whatever the number of tokens beside it, so a batch gives bit-for-bit the
+ * results of one token at a time, and the thread split cannot change them either.
+ *
+ * Weight types without a kernel here (q4_1 q5_0 q5_1 q2_K q3_K q5_K so far) go to the
+ * scalar matmul.
  */
 #include "kernels.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "quant.h"
+
+enum {
+    T_F32 = 0,
+    T_F16 = 1,
+    T_Q4_0 = 2,
+    T_Q8_0 = 8,
+    T_Q4_K = 12,
+    T_Q6_K = 14,
+    T_Q8_K = 15,
+    T_BF16 = 30,
+};
+
+#define MAX_TOK 4 /* tokens dotted with one row at a time */
+
+static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float half_to_float(lk_half h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Signed bytes x, y -> the 8 int32 sums of 4 adjacent products. maddubs wants one unsigned
+ * operand: |x| with x's sign moved onto y (y is an activation, never -128). */
+static inline __m256i dot_s8(__m256i x, __m256i y)
+{
+    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+/* 16 bytes of packed nibbles -> 32 bytes: the low nibbles, then the high nibbles. */
+static inline __m256i unpack_nibbles(const uint8_t *qs)
+{
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* ---------------------------------------------------------------------------
+ * Row · tokens kernels. x points at token 0's activation row; token t's is
+ * x + t * x_stride bytes. Written for a variable nt, instantiated for nt = 1..4 below so
+ * the compiler unrolls the token loops.
+ * ------------------------------------------------------------------------- */
+
+typedef void (*dot_n_fn)(const void *w, const void *x, size_t x_stride, int64_t n, float *out);
+
+static inline __attribute__((always_inline)) void
+dot_q4_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q4_0 *wb = w;
+    __m256 acc[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK4_0; b++) {
+        __m256i q = _mm256_sub_epi8(unpack_nibbles(wb[b].qs), _mm256_set1_epi8(8));
+        float dw = half_to_float(wb[b].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8_0 *xb = (const block_q8_0 *)((const char *)x + t * x_stride) + b;
+            __m256i y = _mm256_loadu_si256((const __m256i *)xb->qs);
+            __m256 d = _mm256_set1_ps(dw * half_to_float(xb->d));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8(q, y)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(acc[t]);
+}
+
+static inline __attribute__((always_inline)) void
+dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q8_0 *wb = w;
+    __m256 acc[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK8_0; b++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)wb[b].qs);
+        float dw = half_to_float(wb[b].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8_0 *xb = (const block_q8_0 *)((const char *)x + t * x_stride) + b;
+            __m256i y = _mm256_loadu_si256((const __m256i *)xb->qs);
+            __m256 d = _mm256_set1_ps(dw * half_to_float(xb->d));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8(q, y)), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(acc[t]);
+}
+
+/* The 6-bit scales and mins of a q4_K / q5_K block (layout in scalar.c's k4_scale_min). */
+static inline void k4_scales_mins(const uint8_t q[12], uint8_t scales[8], uint8_t mins[8])
+{
+    for (int s = 0; s < 4; s++) {
+        scales[s] = q[s] & 63;
+        mins[s] = q[s + 4] & 63;
+        scales[s + 4] = (uint8_t)((q[s + 8] & 0x0F) | (q[s] >> 6) << 4);
+        mins[s + 4] = (uint8_t)((q[s + 8] >> 4) | (q[s + 4] >> 6) << 4);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q4_K *wb = w;
+    __m256 acc[MAX_TOK];
+    float acc_min[MAX_TOK];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm256_setzero_ps();
+        acc_min[t] = 0;
+    }
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        uint8_t scales[8], mins[8];
+        k4_scales_mins(wb[b].scales, scales, mins);
+        float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
+        __m256i sum[MAX_TOK];
+        for (int t = 0; t < nt; t++)
+            sum[t] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i packed = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c));
+            __m256i lo = _mm256_and_si256(packed, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            __m256i sc_lo = _mm256_set1_epi16(scales[2 * c]), sc_hi = _mm256_set1_epi16(scales[2 * c + 1]);
+            for (int t = 0; t < nt; t++) {
+                const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+                __m256i y0 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c));
+                __m256i y1 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c + 32));
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), sc_lo);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1), sc_hi);
+                sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(p0, p1));
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+            int32_t m = 0;
+            for (int s = 0; s < 8; s++)
+                m += mins[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+            acc_min[t] += xb->d * dminw * (float)m;
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(acc[t]) - acc_min[t];
+}
+
+/* q6_K: quants are 6 unsigned bits; sum((q - 32) * y) = sum(q * y) - 32 * sum(y), the last
+ * taken from q8_K's per-16 sums and folded into the integer total. */
+static inline __attribute__((always_inline)) void
+dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q6_K *wb = w;
+    __m256 acc[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(3);
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        __m256i sum[MAX_TOK];
+        for (int t = 0; t < nt; t++)
+            sum[t] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i ql0 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h));
+            __m256i ql1 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, low2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), low2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), low2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
+            for (int k = 0; k < 4; k++) {
+                const int8_t *sc = wb[b].scales + 8 * h + 2 * k;
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+                for (int t = 0; t < nt; t++) {
+                    const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+                    __m256i y = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * k));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), scale));
+                }
+            }
+        }
+        float dw = half_to_float(wb[b].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+            int32_t offset = 0;
+            for (int s = 0; s < QK_K / 16; s++)
+                offset += wb[b].scales[s] * xb->bsums[s];
+            __m256i total = _mm256_add_epi32(sum[t], _mm256_setr_epi32(-32 * offset, 0, 0, 0, 0, 0, 0, 0));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(total), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(acc[t]);
+}
+
+/* Float weights: 16 elements per step in two accumulators per token, then a scalar tail
+ * (rows of the KV cache can be as short as head_dim). */
+static inline __m256 load8_f32(const void *p, int64_t i) { return _mm256_loadu_ps((const float *)p + i); }
+static inline __m256 load8_f16(const void *p, int64_t i)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)));
+}
+static inline __m256 load8_bf16(const void *p, int64_t i)
+{
+    __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+}
+static inline float load1_f32(const void *p, int64_t i) { return ((const float *)p)[i]; }
+static inline float load1_f16(const void *p, int64_t i) { return _cvtsh_ss(((const uint16_t *)p)[i]); }
+static inline float load1_bf16(const void *p, int64_t i) { return lk_bf16_to_f32(((const uint16_t *)p)[i]); }
+
+#define DOT_FLOAT_N(name, load8, load1)                                                      \
+    static inline __attribute__((always_inline)) void name(const void *w, const void *x,    \
+                                                           size_t x_stride, int64_t n,      \
+                                                           float *out, int nt)              \
+    {                                                                                        \
+        __m256 acc0[MAX_TOK], acc1[MAX_TOK];                                                 \
+        for (int t = 0; t < nt; t++)                                                         \
+            acc0[t] = acc1[t] = _mm256_setzero_ps();                                         \
+        int64_t i = 0;                                                                       \
+        for (; i + 16 <= n; i += 16) {                                                       \
+            __m256 w0 = load8(w, i), w1 = load8(w, i + 8);                                   \
+            for (int t = 0; t < nt; t++) {                                                   \
+                const float *xt = (const float *)((const char *)x + t * x_stride);           \
+                acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt + i), acc0[t]);             \
+                acc1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + i + 8), acc1[t]);         \
+            }                                                                                \
+        }                                                                                    \
+        for (int t = 0; t < nt; t++) {                                                       \
+            const float *xt = (const float *)((const char *)x + t * x_stride);               \
+            float sum = hsum8(_mm256_add_ps(acc0[t], acc1[t]));                              \
+            for (int64_t j = i; j < n; j++)                                                  \
+                sum += load1(w, j) * xt[j];                                                  \
+            out[t] = sum;                                                                    \
+        }                                                                                    \
+    }
+DOT_FLOAT_N(dot_f32_n, load8_f32, load1_f32)
+DOT_FLOAT_N(dot_f16_n, load8_f16, load1_f16)
+DOT_FLOAT_N(dot_bf16_n, load8_bf16, load1_bf16)
+
+/* One function per (type, token count), so the token loops above are unrolled. */
+#define INSTANTIATE(kernel)                                                                  \
+    static void kernel##_1(const void *w, const void *x, size_t s, int64_t n, float *o)     \
+    {                                                                                        \
+        kernel##_n(w, x, s, n, o, 1);                                                        \
+    }                                                                                        \
+    static void kernel##_2(const void *w, const void *x, size_t s, int64_t n, float *o)     \
+    {                                                                                        \
+        kernel##_n(w, x, s, n, o, 2);                                                        \
+    }                                                                                        \
+    static void kernel##_3(const void *w, const void *x, size_t s, int64_t n, float *o)     \
+    {                                                                                        \
+        kernel##_n(w, x, s, n, o, 3);                                                        \
+    }                                                                                        \
+    static void kernel##_4(const void *w, const void *x, size_t s, int64_t n, float *o)     \
+    {                                                                                        \
+        kernel##_n(w, x, s, n, o, 4);                                                        \
+    }                                                                                        \
+    static const dot_n_fn kernel##_by_tokens[MAX_TOK + 1] = {0, kernel##_1, kernel##_2,      \
+                                                              kernel##_3, kernel##_4};
+INSTANTIATE(dot_q4_0)
+INSTANTIATE(dot_q8_0)
+INSTANTIATE(dot_q4_K)
+INSTANTIATE(dot_q6_K)
+INSTANTIATE(dot_f32)
+INSTANTIATE(dot_f16)
+INSTANTIATE(dot_bf16)
+
+/* ---------------------------------------------------------------------------
+ * Matrix products
+ * ------------------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t activation_type; /* T_F32: the float activations as they are */
+    const dot_n_fn *dot;      /* indexed by the number of tokens, 1..MAX_TOK */
+} weight_kind;
+
+static int weight_kind_of(uint32_t type, weight_kind *k)
+{
+    switch (type) {
+    case T_F32: *k = (weight_kind){T_F32, dot_f32_by_tokens}; return 1;
+    case T_F16: *k = (weight_kind){T_F32, dot_f16_by_tokens}; return 1;
+    case T_BF16: *k = (weight_kind){T_F32, dot_bf16_by_tokens}; return 1;
+    case T_Q4_0: *k = (weight_kind){T_Q8_0, dot_q4_0_by_tokens}; return 1;
+    case T_Q8_0: *k = (weight_kind){T_Q8_0, dot_q8_0_by_tokens}; return 1;
+    case T_Q4_K: *k = (weight_kind){T_Q8_K, dot_q4_K_by_tokens}; return 1;
+    case T_Q6_K: *k = (weight_kind){T_Q8_K, dot_q6_K_by_tokens}; return 1;
+    default: return 0;
+    }
+}
+
 size_t lk_avx2_matmul_work_size(uint32_t type, int64_t cols, int64_t n_tok)
 {
+    /* the same activation formats as the scalar path, which takes the other types */
     return lk_scalar_matmul_work_size(type, cols, n_tok);
+}
+
+/* Rows [r0, r1): a tile of rows small enough to stay in L1/L2 is dotted with every token,
+ * four at a time, before the next tile is read. */
+static void matmul_rows(const lk_matrix *w, const weight_kind *k, const char *act,
+                        size_t act_row_bytes, float *y, int64_t n_tok, int64_t r0, int64_t r1)
+{
+    size_t row_bytes = lk_row_bytes(w->type, w->cols);
+    int64_t tile = n_tok == 1 ? r1 - r0 : (row_bytes ? (int64_t)(32768 / row_bytes) : 1);
+    if (tile < 1)
+        tile = 1;
+    float out[MAX_TOK];
+    for (int64_t rt = r0; rt < r1; rt += tile) {
+        int64_t rt_end = rt + tile < r1 ? rt + tile : r1;
+        for (int64_t t = 0; t < n_tok; t += MAX_TOK) {
+            int nt = n_tok - t < MAX_TOK ? (int)(n_tok - t) : MAX_TOK;
+            const char *xt = act + (size_t)t * act_row_bytes;
+            for (int64_t r = rt; r < rt_end; r++) {
+                k->dot[nt]((const char *)w->data + (size_t)r * w->row_stride, xt, act_row_bytes, w->cols, out);
+                for (int i = 0; i < nt; i++)
+                    y[(t + i) * w->rows + r] = out[i];
+            }
+        }
+    }
 }
 
 void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok, void *work,
                     int n_threads)
 {
-    lk_scalar_matmul(w, x, y, n_tok, work, n_threads);
+    weight_kind k;
+    if (!weight_kind_of(w->type, &k)) {
+        lk_scalar_matmul(w, x, y, n_tok, work, n_threads);
+        return;
+    }
+    if (n_tok < 1 || w->rows < 1)
+        return;
+    const char *act = (const char *)x;
+    size_t act_row_bytes = (size_t)w->cols * sizeof(float);
+    if (k.activation_type != T_F32) {
+        act_row_bytes = lk_row_bytes(k.activation_type, w->cols);
+        for (int64_t t = 0; t < n_tok; t++)
+            lk_quantize_row(k.activation_type, x + t * w->cols, (char *)work + (size_t)t * act_row_bytes,
+                            w->cols);
+        act = work;
+    }
+    int n_chunks = n_threads > 1 ? n_threads : 1;
+    if (n_chunks > w->rows)
+        n_chunks = (int)w->rows;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(n_chunks) schedule(static) if (n_chunks > 1)
+#endif
+    for (int c = 0; c < n_chunks; c++)
+        matmul_rows(w, &k, act, act_row_bytes, y, n_tok, w->rows * c / n_chunks,
+                    w->rows * (c + 1) / n_chunks);
 }
+
+/* ---------------------------------------------------------------------------
+ * Attention's weighted sum of value rows
+ * ------------------------------------------------------------------------- */
 
 void lk_avx2_accumulate_rows(const lk_matrix *v, const float *a, float *out)
 {
-    lk_scalar_accumulate_rows(v, a, out);
+    if (v->type != T_F32 && v->type != T_F16 && v->type != T_Q8_0) {
+        lk_scalar_accumulate_rows(v, a, out);
+        return;
+    }
+    int64_t n = v->cols, vec_end = v->type == T_Q8_0 ? n : n - n % 8;
+    for (int64_t r = 0; r < v->rows; r++) {
+        const void *row = (const char *)v->data + (size_t)r * v->row_stride;
+        __m256 ar = _mm256_set1_ps(a[r]);
+        if (v->type == T_Q8_0) {
+            const block_q8_0 *b = row;
+            for (int64_t c = 0; c < n; c += 8) {
+                __m128i q = _mm_loadl_epi64((const __m128i *)(b[c / QK8_0].qs + c % QK8_0));
+                __m256 val = _mm256_mul_ps(_mm256_set1_ps(half_to_float(b[c / QK8_0].d)),
+                                           _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+                _mm256_storeu_ps(out + c, _mm256_fmadd_ps(ar, val, _mm256_loadu_ps(out + c)));
+            }
+            continue;
+        }
+        for (int64_t c = 0; c < vec_end; c += 8) {
+            __m256 val = v->type == T_F32 ? load8_f32(row, c) : load8_f16(row, c);
+            _mm256_storeu_ps(out + c, _mm256_fmadd_ps(ar, val, _mm256_loadu_ps(out + c)));
+        }
+        for (int64_t c = vec_end; c < n; c++)
+            out[c] += a[r] * (v->type == T_F32 ? load1_f32(row, c) : load1_f16(row, c));
+    }
 }
+
+/* ---------------------------------------------------------------------------
+ * Element-wise operations
+ * ------------------------------------------------------------------------- */
 
 void lk_avx2_rmsnorm(float *out, const float *x, const float *weight, int64_t n, float eps)
 {
-    lk_scalar_rmsnorm(out, x, weight, n, eps);
+    /* the sum of squares in double, as the oracle takes it */
+    __m256d acc = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + i));
+        acc = _mm256_fmadd_pd(v, v, acc);
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, acc);
+    double sum_sq = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; i < n; i++)
+        sum_sq += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(sum_sq / (double)(n > 0 ? n : 1) + eps));
+    __m256 vs = _mm256_set1_ps(scale);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+        _mm256_storeu_ps(out + i, weight ? _mm256_mul_ps(v, _mm256_loadu_ps(weight + i)) : v);
+    }
+    for (; i < n; i++)
+        out[i] = x[i] * scale * (weight ? weight[i] : 1.0f);
 }
 
 void lk_avx2_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_sin, int neox)
 {
-    lk_scalar_rope(x, n_heads, head_dim, cos_sin, neox);
+    int64_t half = head_dim / 2;
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        int64_t i = 0;
+        if (neox) {
+            /* x[i] and x[i + half] are in separate vectors: gather 8 (cos, sin) pairs apart */
+            for (; i + 8 <= half; i += 8) {
+                __m256 p0 = _mm256_loadu_ps(cos_sin + 2 * i), p1 = _mm256_loadu_ps(cos_sin + 2 * i + 8);
+                /* even lanes are cos, odd are sin; regroup to 8 cos and 8 sin in order */
+                __m256 c = _mm256_shuffle_ps(p0, p1, 0x88), s = _mm256_shuffle_ps(p0, p1, 0xDD);
+                c = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(c), 0xD8));
+                s = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8));
+                __m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + i + half);
+                _mm256_storeu_ps(v + i, _mm256_sub_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(b, s)));
+                _mm256_storeu_ps(v + i + half, _mm256_add_ps(_mm256_mul_ps(a, s), _mm256_mul_ps(b, c)));
+            }
+        } else {
+            /* 4 pairs per vector: (a, b) * (c, c) -/+ (b, a) * (s, s) */
+            for (; i + 4 <= half; i += 4) {
+                __m256 cs = _mm256_loadu_ps(cos_sin + 2 * i), ab = _mm256_loadu_ps(v + 2 * i);
+                __m256 c = _mm256_moveldup_ps(cs), s = _mm256_movehdup_ps(cs);
+                __m256 ba = _mm256_permute_ps(ab, 0xB1);
+                _mm256_storeu_ps(v + 2 * i, _mm256_addsub_ps(_mm256_mul_ps(ab, c), _mm256_mul_ps(ba, s)));
+            }
+        }
+        for (; i < half; i++) {
+            float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+            float *a = neox ? &v[i] : &v[2 * i];
+            float *b = neox ? &v[i + half] : &v[2 * i + 1];
+            float a0 = *a, b0 = *b;
+            *a = a0 * c - b0 * s;
+            *b = a0 * s + b0 * c;
+        }
+    }
+}
+
+/* e^x for 8 floats, within a couple of ulp of expf: x = n ln2 + r with |r| <= ln2 / 2,
+ * e^r by a degree-6 polynomial (Cephes' expf coefficients), times 2^n through the exponent
+ * bits. Below -87.3 the result is 0 (a masked score must contribute exactly nothing);
+ * above 88.37 it saturates at FLT_MAX-ish instead of inf. */
+static inline __m256 exp8(__m256 x)
+{
+    __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    /* n is in [-126, 128]: split 2^n in two factors so 2^128 does not overflow the exponent */
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i half_n = _mm256_srai_epi32(ni, 1);
+    __m256 scale1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half_n, _mm256_set1_epi32(127)), 23));
+    __m256 scale2 = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half_n), _mm256_set1_epi32(127)), 23));
+    __m256 result = _mm256_mul_ps(_mm256_mul_ps(p, scale1), scale2);
+    return _mm256_andnot_ps(underflow, result);
 }
 
 void lk_avx2_softmax(float *x, int64_t n)
 {
-    lk_scalar_softmax(x, n);
+    if (n < 1)
+        return;
+    float max = x[0];
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > max)
+            max = x[i];
+    if (max == -INFINITY) {
+        lk_scalar_softmax(x, n);
+        return;
+    }
+    __m256 vmax = _mm256_set1_ps(max);
+    __m256d acc = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)),
+                                               _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1))));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, acc);
+    double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++)
+        x[i] *= (float)(1.0 / sum);
 }
 
 void lk_avx2_silu_mul(float *gate, const float *up, int64_t n)
 {
-    lk_scalar_silu_mul(gate, up, n);
+    int64_t i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++)
+        gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 #else
