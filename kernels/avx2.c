@@ -75,73 +75,133 @@ static inline __m256i unpack_nibbles(const uint8_t *qs)
 
 typedef void (*dot_n_fn)(const void *w, const void *x, size_t x_stride, int64_t n, float *out);
 
+/* One q8_0-activation block step for every token: acc += dw * dx * dot(q, y). */
+static inline __attribute__((always_inline)) void
+q8_block_step(__m256i q, float dw, const void *x, size_t x_stride, int64_t b, __m256 *acc, int nt)
+{
+    for (int t = 0; t < nt; t++) {
+        const block_q8_0 *xb = (const block_q8_0 *)((const char *)x + t * x_stride) + b;
+        __m256i y = _mm256_loadu_si256((const __m256i *)xb->qs);
+        __m256 d = _mm256_set1_ps(dw * half_to_float(xb->d));
+        acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8(q, y)), acc[t]);
+    }
+}
+
+/* q4_0 does not read q8_0 blocks directly: the activations are first laid out (see
+ * prepare_q4_0_activations) as each block's 32 quants, then -8 * the sum of every 4
+ * consecutive quants as 8 int32, then each block's scale as a float. The weights' nibbles
+ * go to maddubs unsigned as they are, and sum((q - 8) * y) = sum(q * y) - 8 * sum(y) is
+ * completed lane by lane in integers: each int32 lane then holds exactly the signed
+ * partial sum of its 4 elements, as with signed quants, so no lane is larger than the
+ * terms it sums (a correction applied once per block would leave lanes that cancel only
+ * after scaling, losing everything to rounding when the scales are large). Saves the
+ * sign juggling and a conversion of the activation scale per block. */
+typedef struct {
+    const int8_t *qs;      /* nb * 32 */
+    const int32_t *offset; /* nb * 8: -8 * sum of qs[4k .. 4k+3] */
+    const float *scale;    /* nb */
+} q4_0_activations;
+
+#define Q4_0_ACTIVATION_BYTES_PER_BLOCK (32 + 32 + 4)
+
+static inline q4_0_activations q4_0_view(const void *x, int64_t nb)
+{
+    q4_0_activations a = {x, (const int32_t *)((const char *)x + 32 * nb),
+                          (const float *)((const char *)x + 64 * nb)};
+    return a;
+}
+
+static inline __attribute__((always_inline)) void
+q4_0_block_step(__m256i q, float dw, const void *x, size_t x_stride, int64_t nb, int64_t b,
+                __m256 *acc, int nt)
+{
+    for (int t = 0; t < nt; t++) {
+        q4_0_activations a = q4_0_view((const char *)x + t * x_stride, nb);
+        __m256i y = _mm256_loadu_si256((const __m256i *)(a.qs + 32 * b));
+        __m256i isum = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1));
+        isum = _mm256_add_epi32(isum, _mm256_loadu_si256((const __m256i *)(a.offset + 8 * b)));
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * a.scale[b]), _mm256_cvtepi32_ps(isum), acc[t]);
+    }
+}
+
+/* Even and odd blocks go to separate accumulators: one chain of dependent FMAs would
+ * limit a single token to one block per FMA latency. */
 static inline __attribute__((always_inline)) void
 dot_q4_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
     const block_q4_0 *wb = w;
-    __m256 acc[MAX_TOK];
+    __m256 even[MAX_TOK], odd[MAX_TOK];
     for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK4_0; b++) {
-        __m256i q = _mm256_sub_epi8(unpack_nibbles(wb[b].qs), _mm256_set1_epi8(8));
-        float dw = half_to_float(wb[b].d);
-        for (int t = 0; t < nt; t++) {
-            const block_q8_0 *xb = (const block_q8_0 *)((const char *)x + t * x_stride) + b;
-            __m256i y = _mm256_loadu_si256((const __m256i *)xb->qs);
-            __m256 d = _mm256_set1_ps(dw * half_to_float(xb->d));
-            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8(q, y)), acc[t]);
-        }
+        even[t] = odd[t] = _mm256_setzero_ps();
+    int64_t nb = n / QK4_0, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        q4_0_block_step(unpack_nibbles(wb[b].qs), half_to_float(wb[b].d), x, x_stride, nb, b, even, nt);
+        q4_0_block_step(unpack_nibbles(wb[b + 1].qs), half_to_float(wb[b + 1].d), x, x_stride, nb,
+                        b + 1, odd, nt);
     }
+    if (b < nb)
+        q4_0_block_step(unpack_nibbles(wb[b].qs), half_to_float(wb[b].d), x, x_stride, nb, b, even, nt);
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]);
+        out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
 }
 
 static inline __attribute__((always_inline)) void
 dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
     const block_q8_0 *wb = w;
-    __m256 acc[MAX_TOK];
+    __m256 even[MAX_TOK], odd[MAX_TOK];
     for (int t = 0; t < nt; t++)
-        acc[t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK8_0; b++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)wb[b].qs);
-        float dw = half_to_float(wb[b].d);
-        for (int t = 0; t < nt; t++) {
-            const block_q8_0 *xb = (const block_q8_0 *)((const char *)x + t * x_stride) + b;
-            __m256i y = _mm256_loadu_si256((const __m256i *)xb->qs);
-            __m256 d = _mm256_set1_ps(dw * half_to_float(xb->d));
-            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_s8(q, y)), acc[t]);
-        }
+        even[t] = odd[t] = _mm256_setzero_ps();
+    int64_t nb = n / QK8_0, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        q8_block_step(_mm256_loadu_si256((const __m256i *)wb[b].qs), half_to_float(wb[b].d), x,
+                      x_stride, b, even, nt);
+        q8_block_step(_mm256_loadu_si256((const __m256i *)wb[b + 1].qs), half_to_float(wb[b + 1].d), x,
+                      x_stride, b + 1, odd, nt);
     }
+    if (b < nb)
+        q8_block_step(_mm256_loadu_si256((const __m256i *)wb[b].qs), half_to_float(wb[b].d), x,
+                      x_stride, b, even, nt);
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]);
+        out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
 }
 
-/* The 6-bit scales and mins of a q4_K / q5_K block (layout in scalar.c's k4_scale_min). */
-static inline void k4_scales_mins(const uint8_t q[12], uint8_t scales[8], uint8_t mins[8])
+/* The 6-bit scales and mins of a q4_K / q5_K block, as 8 bytes each (little-endian
+ * uint64), four bytes at a time (layout in scalar.c's k4_scale_min). */
+static inline void k4_scales_mins(const uint8_t q[12], uint64_t *scales, uint64_t *mins)
 {
-    for (int s = 0; s < 4; s++) {
-        scales[s] = q[s] & 63;
-        mins[s] = q[s + 4] & 63;
-        scales[s + 4] = (uint8_t)((q[s + 8] & 0x0F) | (q[s] >> 6) << 4);
-        mins[s + 4] = (uint8_t)((q[s + 8] >> 4) | (q[s + 4] >> 6) << 4);
-    }
+    uint32_t q0, q1, q2;
+    memcpy(&q0, q, 4);
+    memcpy(&q1, q + 4, 4);
+    memcpy(&q2, q + 8, 4);
+    uint32_t sc_lo = q0 & 0x3F3F3F3Fu, min_lo = q1 & 0x3F3F3F3Fu;
+    uint32_t sc_hi = (q2 & 0x0F0F0F0Fu) | ((q0 >> 6) & 0x03030303u) << 4;
+    uint32_t min_hi = ((q2 >> 4) & 0x0F0F0F0Fu) | ((q1 >> 6) & 0x03030303u) << 4;
+    *scales = sc_lo | (uint64_t)sc_hi << 32;
+    *mins = min_lo | (uint64_t)min_hi << 32;
+}
+
+/* pshufb controls that spread byte s of a broadcast 8-byte group over all 16-bit lanes */
+static inline __m256i spread_byte(int s)
+{
+    return _mm256_set1_epi16((short)(0x8000 | s)); /* byte s, then a zero byte */
 }
 
 static inline __attribute__((always_inline)) void
 dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
     const block_q4_K *wb = w;
-    __m256 acc[MAX_TOK];
-    float acc_min[MAX_TOK];
-    for (int t = 0; t < nt; t++) {
-        acc[t] = _mm256_setzero_ps();
-        acc_min[t] = 0;
-    }
+    __m256 acc[MAX_TOK], acc_min[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = acc_min[t] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint8_t scales[8], mins[8];
-        k4_scales_mins(wb[b].scales, scales, mins);
+        uint64_t scales, mins;
+        k4_scales_mins(wb[b].scales, &scales, &mins);
+        __m256i scale_bytes = _mm256_set1_epi64x((long long)scales);
+        /* min of sub-block s for both of its 16-element bsums, as 16 int16 */
+        __m128i m8 = _mm_cvtsi64_si128((long long)mins);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
         float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
         __m256i sum[MAX_TOK];
         for (int t = 0; t < nt; t++)
@@ -150,7 +210,8 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             __m256i packed = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c));
             __m256i lo = _mm256_and_si256(packed, low4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-            __m256i sc_lo = _mm256_set1_epi16(scales[2 * c]), sc_hi = _mm256_set1_epi16(scales[2 * c + 1]);
+            __m256i sc_lo = _mm256_shuffle_epi8(scale_bytes, spread_byte(2 * c));
+            __m256i sc_hi = _mm256_shuffle_epi8(scale_bytes, spread_byte(2 * c + 1));
             for (int t = 0; t < nt; t++) {
                 const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
                 __m256i y0 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c));
@@ -162,15 +223,13 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         }
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
-            int32_t m = 0;
-            for (int s = 0; s < 8; s++)
-                m += mins[s] * (xb->bsums[2 * s] + xb->bsums[2 * s + 1]);
+            __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins16);
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
-            acc_min[t] += xb->d * dminw * (float)m;
+            acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dminw), _mm256_cvtepi32_ps(m), acc_min[t]);
         }
     }
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(acc[t]) - acc_min[t];
+        out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
 }
 
 /* q6_K: quants are 6 unsigned bits; sum((q - 32) * y) = sum(q * y) - 32 * sum(y), the last
@@ -303,26 +362,63 @@ INSTANTIATE(dot_bf16)
 typedef struct {
     uint32_t activation_type; /* T_F32: the float activations as they are */
     const dot_n_fn *dot;      /* indexed by the number of tokens, 1..MAX_TOK */
+    int q4_0_layout;          /* q8_0 blocks rearranged as q4_0_activations */
 } weight_kind;
 
 static int weight_kind_of(uint32_t type, weight_kind *k)
 {
     switch (type) {
-    case T_F32: *k = (weight_kind){T_F32, dot_f32_by_tokens}; return 1;
-    case T_F16: *k = (weight_kind){T_F32, dot_f16_by_tokens}; return 1;
-    case T_BF16: *k = (weight_kind){T_F32, dot_bf16_by_tokens}; return 1;
-    case T_Q4_0: *k = (weight_kind){T_Q8_0, dot_q4_0_by_tokens}; return 1;
-    case T_Q8_0: *k = (weight_kind){T_Q8_0, dot_q8_0_by_tokens}; return 1;
-    case T_Q4_K: *k = (weight_kind){T_Q8_K, dot_q4_K_by_tokens}; return 1;
-    case T_Q6_K: *k = (weight_kind){T_Q8_K, dot_q6_K_by_tokens}; return 1;
+    case T_F32: *k = (weight_kind){T_F32, dot_f32_by_tokens, 0}; return 1;
+    case T_F16: *k = (weight_kind){T_F32, dot_f16_by_tokens, 0}; return 1;
+    case T_BF16: *k = (weight_kind){T_F32, dot_bf16_by_tokens, 0}; return 1;
+    case T_Q4_0: *k = (weight_kind){T_Q8_0, dot_q4_0_by_tokens, 1}; return 1;
+    case T_Q8_0: *k = (weight_kind){T_Q8_0, dot_q8_0_by_tokens, 0}; return 1;
+    case T_Q4_K: *k = (weight_kind){T_Q8_K, dot_q4_K_by_tokens, 0}; return 1;
+    case T_Q6_K: *k = (weight_kind){T_Q8_K, dot_q6_K_by_tokens, 0}; return 1;
     default: return 0;
     }
 }
 
+/* Bytes of one token's activations as the kernels read them. */
+static size_t activation_row_bytes(const weight_kind *k, int64_t cols)
+{
+    if (k->q4_0_layout)
+        return (size_t)(cols / QK8_0) * Q4_0_ACTIVATION_BYTES_PER_BLOCK;
+    if (k->activation_type == T_F32)
+        return (size_t)cols * sizeof(float);
+    return lk_row_bytes(k->activation_type, cols);
+}
+
 size_t lk_avx2_matmul_work_size(uint32_t type, int64_t cols, int64_t n_tok)
 {
-    /* the same activation formats as the scalar path, which takes the other types */
-    return lk_scalar_matmul_work_size(type, cols, n_tok);
+    weight_kind k;
+    if (!weight_kind_of(type, &k))
+        return lk_scalar_matmul_work_size(type, cols, n_tok); /* the scalar path runs it */
+    if (k.activation_type == T_F32 || n_tok < 1)
+        return 0;
+    size_t bytes = activation_row_bytes(&k, cols) * (size_t)n_tok;
+    if (k.q4_0_layout) /* one q8_0 row to quantize into before rearranging */
+        bytes += lk_row_bytes(T_Q8_0, cols);
+    return bytes;
+}
+
+/* Quantizes one token to q8_0 in `scratch` and lays it out as q4_0_activations at dst. */
+static void prepare_q4_0_activations(const float *x, int64_t cols, void *scratch, void *dst)
+{
+    int64_t nb = cols / QK8_0;
+    lk_quantize_row(T_Q8_0, x, scratch, cols);
+    const block_q8_0 *blocks = scratch;
+    int8_t *qs = dst;
+    int32_t *offset = (int32_t *)((char *)dst + 32 * nb);
+    float *scale = (float *)((char *)dst + 64 * nb);
+    for (int64_t b = 0; b < nb; b++) {
+        memcpy(qs + 32 * b, blocks[b].qs, QK8_0);
+        for (int k = 0; k < 8; k++) {
+            const int8_t *y = blocks[b].qs + 4 * k;
+            offset[8 * b + k] = -8 * (y[0] + y[1] + y[2] + y[3]);
+        }
+        scale[b] = half_to_float(blocks[b].d);
+    }
 }
 
 /* Rows [r0, r1): a tile of rows small enough to stay in L1/L2 is dotted with every token,
@@ -362,10 +458,14 @@ void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
     const char *act = (const char *)x;
     size_t act_row_bytes = (size_t)w->cols * sizeof(float);
     if (k.activation_type != T_F32) {
-        act_row_bytes = lk_row_bytes(k.activation_type, w->cols);
-        for (int64_t t = 0; t < n_tok; t++)
-            lk_quantize_row(k.activation_type, x + t * w->cols, (char *)work + (size_t)t * act_row_bytes,
-                            w->cols);
+        act_row_bytes = activation_row_bytes(&k, w->cols);
+        for (int64_t t = 0; t < n_tok; t++) {
+            char *dst = (char *)work + (size_t)t * act_row_bytes;
+            if (k.q4_0_layout)
+                prepare_q4_0_activations(x + t * w->cols, w->cols, (char *)work + act_row_bytes * (size_t)n_tok, dst);
+            else
+                lk_quantize_row(k.activation_type, x + t * w->cols, dst, w->cols);
+        }
         act = work;
     }
     int n_chunks = n_threads > 1 ? n_threads : 1;
