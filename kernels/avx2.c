@@ -232,8 +232,17 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
 }
 
+/* pshufb controls: with the 8 int16 scales of one half of a q6_K block in both 128-bit
+ * lanes, put scale 2k in every 16-bit slot of the low lane and 2k+1 in the high lane. */
+static const uint8_t Q6_K_SCALE_PICK[4][32] = {
+    {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
+    {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
+    {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
+    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
+};
+
 /* q6_K: quants are 6 unsigned bits; sum((q - 32) * y) = sum(q * y) - 32 * sum(y), the last
- * taken from q8_K's per-16 sums and folded into the integer total. */
+ * from q8_K's per-16 sums (one madd with the scales) and subtracted in integers. */
 static inline __attribute__((always_inline)) void
 dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
@@ -243,13 +252,19 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         acc[t] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(3);
     for (int64_t b = 0; b < n / QK_K; b++) {
+        __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[b].scales));
         __m256i sum[MAX_TOK];
-        for (int t = 0; t < nt; t++)
-            sum[t] = _mm256_setzero_si256();
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+            __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16);
+            sum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+        }
         for (int h = 0; h < 2; h++) {
             __m256i ql0 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h));
             __m256i ql1 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32));
             __m256i qh = _mm256_loadu_si256((const __m256i *)(wb[b].qh + 32 * h));
+            __m256i half_scales = h ? _mm256_permute2x128_si256(scales16, scales16, 0x11)
+                                    : _mm256_permute2x128_si256(scales16, scales16, 0x00);
             __m256i q[4];
             q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, low2), 4));
             q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
@@ -259,8 +274,8 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
             for (int k = 0; k < 4; k++) {
-                const int8_t *sc = wb[b].scales + 8 * h + 2 * k;
-                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+                __m256i scale = _mm256_shuffle_epi8(half_scales,
+                                                    _mm256_loadu_si256((const __m256i *)Q6_K_SCALE_PICK[k]));
                 for (int t = 0; t < nt; t++) {
                     const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
                     __m256i y = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * k));
@@ -271,11 +286,7 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         float dw = half_to_float(wb[b].d);
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
-            int32_t offset = 0;
-            for (int s = 0; s < QK_K / 16; s++)
-                offset += wb[b].scales[s] * xb->bsums[s];
-            __m256i total = _mm256_add_epi32(sum[t], _mm256_setr_epi32(-32 * offset, 0, 0, 0, 0, 0, 0, 0));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(total), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
         }
     }
     for (int t = 0; t < nt; t++)
