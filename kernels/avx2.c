@@ -12,8 +12,8 @@
  * operations whatever the number of tokens beside it, so a batch gives bit-for-bit the
  * results of one token at a time, and the thread split cannot change them either.
  *
- * Weight types without a kernel here (q4_1 q5_0 q5_1 q2_K q3_K q5_K so far) go to the
- * scalar matmul.
+ * Every weight type scalar.c runs has a kernel here; anything else goes to the scalar
+ * matmul (which ignores types it does not know).
  */
 #include "kernels.h"
 
@@ -29,8 +29,15 @@ enum {
     T_F32 = 0,
     T_F16 = 1,
     T_Q4_0 = 2,
+    T_Q4_1 = 3,
+    T_Q5_0 = 6,
+    T_Q5_1 = 7,
     T_Q8_0 = 8,
+    T_Q8_1 = 9,
+    T_Q2_K = 10,
+    T_Q3_K = 11,
     T_Q4_K = 12,
+    T_Q5_K = 13,
     T_Q6_K = 14,
     T_Q8_K = 15,
     T_BF16 = 30,
@@ -293,6 +300,237 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         out[t] = hsum8(acc[t]);
 }
 
+/* The fifth bits of a q5 block (bit j of the little-endian qh for element j) as 0x10 in
+ * byte j: each 128-bit lane gets the 4 bytes of qh, pshufb sends byte j/8 to byte j, and
+ * a compare against bit j%8 turns it into a byte mask. */
+static inline __m256i q5_high_bits(const uint8_t qh[4])
+{
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201ll);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+/* q5_0: quants (nibble | fifth bit) - 16, signed, against q8_0 like q8_0 itself. */
+static inline __attribute__((always_inline)) void
+dot_q5_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q5_0 *wb = w;
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 even[MAX_TOK], odd[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        even[t] = odd[t] = _mm256_setzero_ps();
+    int64_t nb = n / QK5_0;
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(wb[b].qs), q5_high_bits(wb[b].qh)), sixteen);
+        q8_block_step(q, half_to_float(wb[b].d), x, x_stride, b, b & 1 ? odd : even, nt);
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
+}
+
+/* q4_1 / q5_1 against q8_1: unsigned quants straight into maddubs, plus m * s per block. */
+static inline __attribute__((always_inline)) void
+q8_1_block_step(__m256i q, float dw, float mw, const void *x, size_t x_stride, int64_t b,
+                __m256 *acc, float *acc_m, int nt)
+{
+    for (int t = 0; t < nt; t++) {
+        const block_q8_1 *xb = (const block_q8_1 *)((const char *)x + t * x_stride) + b;
+        __m256i y = _mm256_loadu_si256((const __m256i *)xb->qs);
+        __m256i isum = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1));
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * half_to_float(xb->d)), _mm256_cvtepi32_ps(isum), acc[t]);
+        acc_m[t] += mw * half_to_float(xb->s);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+dot_q4_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q4_1 *wb = w;
+    __m256 even[MAX_TOK], odd[MAX_TOK];
+    float acc_m[MAX_TOK];
+    for (int t = 0; t < nt; t++) {
+        even[t] = odd[t] = _mm256_setzero_ps();
+        acc_m[t] = 0;
+    }
+    for (int64_t b = 0; b < n / QK4_1; b++)
+        q8_1_block_step(unpack_nibbles(wb[b].qs), half_to_float(wb[b].d), half_to_float(wb[b].m), x,
+                        x_stride, b, b & 1 ? odd : even, acc_m, nt);
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + acc_m[t];
+}
+
+static inline __attribute__((always_inline)) void
+dot_q5_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q5_1 *wb = w;
+    __m256 even[MAX_TOK], odd[MAX_TOK];
+    float acc_m[MAX_TOK];
+    for (int t = 0; t < nt; t++) {
+        even[t] = odd[t] = _mm256_setzero_ps();
+        acc_m[t] = 0;
+    }
+    for (int64_t b = 0; b < n / QK5_1; b++) {
+        __m256i q = _mm256_or_si256(unpack_nibbles(wb[b].qs), q5_high_bits(wb[b].qh));
+        q8_1_block_step(q, half_to_float(wb[b].d), half_to_float(wb[b].m), x, x_stride, b,
+                        b & 1 ? odd : even, acc_m, nt);
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + acc_m[t];
+}
+
+/* q5_K: q4_K plus the fifth bit of element 32s + l in bit s of qh[l]. */
+static inline __attribute__((always_inline)) void
+dot_q5_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q5_K *wb = w;
+    __m256 acc[MAX_TOK], acc_min[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = acc_min[t] = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        uint64_t scales, mins;
+        k4_scales_mins(wb[b].scales, &scales, &mins);
+        __m256i scale_bytes = _mm256_set1_epi64x((long long)scales);
+        __m128i m8 = _mm_cvtsi64_si128((long long)mins);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+        float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
+        __m256i qh = _mm256_loadu_si256((const __m256i *)wb[b].qh);
+        __m256i sum[MAX_TOK];
+        for (int t = 0; t < nt; t++)
+            sum[t] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i packed = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * c));
+            __m256i h_lo = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one);
+            __m256i h_hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(packed, low4), _mm256_slli_epi16(h_lo, 4));
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4),
+                                         _mm256_slli_epi16(h_hi, 4));
+            __m256i sc_lo = _mm256_shuffle_epi8(scale_bytes, spread_byte(2 * c));
+            __m256i sc_hi = _mm256_shuffle_epi8(scale_bytes, spread_byte(2 * c + 1));
+            for (int t = 0; t < nt; t++) {
+                const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+                __m256i y0 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c));
+                __m256i y1 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c + 32));
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0), sc_lo);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1), sc_hi);
+                sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(p0, p1));
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+            __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins16);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+            acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dminw), _mm256_cvtepi32_ps(m), acc_min[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
+}
+
+/* q2_K: 2-bit quants at bits 2j of qs[32h + l] for element 128h + 32j + l; scales[s] has
+ * the scale (low nibble) and min (high) of sub-block s = element / 16. The sub-block
+ * layout per 32 elements is q6_K's, so its scale picking serves here too. */
+static inline __attribute__((always_inline)) void
+dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q2_K *wb = w;
+    __m256 acc[MAX_TOK], acc_min[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = acc_min[t] = _mm256_setzero_ps();
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    const __m256i low2 = _mm256_set1_epi8(3);
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        __m128i packed_scales = _mm_loadu_si128((const __m128i *)wb[b].scales);
+        __m256i scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed_scales, low4));
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed_scales, 4), low4));
+        float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
+        __m256i sum[MAX_TOK];
+        for (int t = 0; t < nt; t++)
+            sum[t] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i q32 = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * h));
+            __m256i half_scales = h ? _mm256_permute2x128_si256(scales16, scales16, 0x11)
+                                    : _mm256_permute2x128_si256(scales16, scales16, 0x00);
+            for (int j = 0; j < 4; j++) {
+                __m256i q = _mm256_and_si256(_mm256_srli_epi16(q32, 2 * j), low2);
+                __m256i scale = _mm256_shuffle_epi8(half_scales,
+                                                    _mm256_loadu_si256((const __m256i *)Q6_K_SCALE_PICK[j]));
+                for (int t = 0; t < nt; t++) {
+                    const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+                    __m256i y = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * j));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), scale));
+                }
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+            __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins16);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+            acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dminw), _mm256_cvtepi32_ps(m), acc_min[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
+}
+
+/* q3_K: q2_K's 2-bit layout plus a third bit (bit 4h + j of hmask[l]); the quant is
+ * (2 bits | third bit << 2) - 4, the -4 taken from bsums as q6_K takes its -32. The 16
+ * 6-bit scales (stored + 32) are unpacked as in scalar.c's q3_K_scale. */
+static inline __attribute__((always_inline)) void
+dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q3_K *wb = w;
+    __m256 acc[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        int8_t sc[16];
+        for (int s = 0; s < 16; s++) {
+            int low = s < 8 ? wb[b].scales[s] & 0x0F : wb[b].scales[s - 8] >> 4;
+            int high = (wb[b].scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+            sc[s] = (int8_t)((low | high << 4) - 32);
+        }
+        __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        __m256i hmask = _mm256_loadu_si256((const __m256i *)wb[b].hmask);
+        __m256i sum[MAX_TOK];
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+            __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16);
+            sum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 2));
+        }
+        for (int h = 0; h < 2; h++) {
+            __m256i q32 = _mm256_loadu_si256((const __m256i *)(wb[b].qs + 32 * h));
+            __m256i half_scales = h ? _mm256_permute2x128_si256(scales16, scales16, 0x11)
+                                    : _mm256_permute2x128_si256(scales16, scales16, 0x00);
+            for (int j = 0; j < 4; j++) {
+                __m256i third = _mm256_and_si256(_mm256_srli_epi16(hmask, 4 * h + j), one);
+                __m256i q = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q32, 2 * j), low2),
+                                            _mm256_slli_epi16(third, 2));
+                __m256i scale = _mm256_shuffle_epi8(half_scales,
+                                                    _mm256_loadu_si256((const __m256i *)Q6_K_SCALE_PICK[j]));
+                for (int t = 0; t < nt; t++) {
+                    const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+                    __m256i y = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * j));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), scale));
+                }
+            }
+        }
+        float dw = half_to_float(wb[b].d);
+        for (int t = 0; t < nt; t++) {
+            const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(acc[t]);
+}
+
 /* Float weights: 16 elements per step in two accumulators per token, then a scalar tail
  * (rows of the KV cache can be as short as head_dim). */
 static inline __m256 load8_f32(const void *p, int64_t i) { return _mm256_loadu_ps((const float *)p + i); }
@@ -362,6 +600,12 @@ INSTANTIATE(dot_q4_0)
 INSTANTIATE(dot_q8_0)
 INSTANTIATE(dot_q4_K)
 INSTANTIATE(dot_q6_K)
+INSTANTIATE(dot_q4_1)
+INSTANTIATE(dot_q5_0)
+INSTANTIATE(dot_q5_1)
+INSTANTIATE(dot_q2_K)
+INSTANTIATE(dot_q3_K)
+INSTANTIATE(dot_q5_K)
 INSTANTIATE(dot_f32)
 INSTANTIATE(dot_f16)
 INSTANTIATE(dot_bf16)
@@ -386,6 +630,12 @@ static int weight_kind_of(uint32_t type, weight_kind *k)
     case T_Q8_0: *k = (weight_kind){T_Q8_0, dot_q8_0_by_tokens, 0}; return 1;
     case T_Q4_K: *k = (weight_kind){T_Q8_K, dot_q4_K_by_tokens, 0}; return 1;
     case T_Q6_K: *k = (weight_kind){T_Q8_K, dot_q6_K_by_tokens, 0}; return 1;
+    case T_Q4_1: *k = (weight_kind){T_Q8_1, dot_q4_1_by_tokens, 0}; return 1;
+    case T_Q5_0: *k = (weight_kind){T_Q8_0, dot_q5_0_by_tokens, 0}; return 1;
+    case T_Q5_1: *k = (weight_kind){T_Q8_1, dot_q5_1_by_tokens, 0}; return 1;
+    case T_Q2_K: *k = (weight_kind){T_Q8_K, dot_q2_K_by_tokens, 0}; return 1;
+    case T_Q3_K: *k = (weight_kind){T_Q8_K, dot_q3_K_by_tokens, 0}; return 1;
+    case T_Q5_K: *k = (weight_kind){T_Q8_K, dot_q5_K_by_tokens, 0}; return 1;
     default: return 0;
     }
 }
