@@ -94,45 +94,62 @@ q8_block_step(__m256i q, float dw, const void *x, size_t x_stride, int64_t b, __
     }
 }
 
-/* q4_0 does not read q8_0 blocks directly: the activations are first laid out (see
- * prepare_q4_0_activations) as each block's 32 quants, then -8 * the sum of every 4
- * consecutive quants as 8 int32, then each block's scale as a float. The weights' nibbles
- * go to maddubs unsigned as they are, and sum((q - 8) * y) = sum(q * y) - 8 * sum(y) is
- * completed lane by lane in integers: each int32 lane then holds exactly the signed
- * partial sum of its 4 elements, as with signed quants, so no lane is larger than the
- * terms it sums (a correction applied once per block would leave lanes that cancel only
- * after scaling, losing everything to rounding when the scales are large). Saves the
- * sign juggling and a conversion of the activation scale per block. */
-typedef struct {
-    const int8_t *qs;      /* nb * 32 */
-    const int32_t *offset; /* nb * 8: -8 * sum of qs[4k .. 4k+3] */
-    const float *scale;    /* nb */
-} q4_0_activations;
+/* q4_0 does not read q8_0 blocks directly: the activations are first rearranged (see
+ * prepare_q4_0_activations) for blocks taken two at a time, so one 256-bit register holds
+ * the nibbles of two weight blocks as they come from memory (block 2p's 16 bytes in the
+ * low lane, 2p+1's in the high lane). Per pair of blocks:
+ *   lo[32]  activations for the low nibbles: elements 0..15 of block 2p, then of 2p+1
+ *   hi[32]  for the high nibbles: elements 16..31 of block 2p, then of 2p+1
+ *   offset[8] int32: -8 * the sum of the 8 activations each int32 lane of the dot product
+ *           covers (lanes 0..3 block 2p, 4..7 block 2p+1)
+ * and after all pairs, the float scales of the blocks in order. The nibbles then go to
+ * maddubs unsigned as they are, and sum((q - 8) * y) = sum(q * y) - 8 * sum(y) is
+ * completed lane by lane in integers, so each int32 lane holds exactly the signed partial
+ * sum of its 8 elements (a correction applied once per block would leave lanes that
+ * cancel only after scaling, and lose everything to rounding when scales are large). */
+#define Q4_0_PAIR_BYTES 96
 
-#define Q4_0_ACTIVATION_BYTES_PER_BLOCK (32 + 32 + 4)
-
-static inline q4_0_activations q4_0_view(const void *x, int64_t nb)
+static inline size_t q4_0_activation_bytes(int64_t nb)
 {
-    q4_0_activations a = {x, (const int32_t *)((const char *)x + 32 * nb),
-                          (const float *)((const char *)x + 64 * nb)};
-    return a;
+    int64_t pairs = (nb + 1) / 2;
+    return (size_t)pairs * (Q4_0_PAIR_BYTES + 2 * sizeof(float));
 }
 
 static inline __attribute__((always_inline)) void
-q4_0_block_step(__m256i q, float dw, const void *x, size_t x_stride, int64_t nb, int64_t b,
-                __m256 *acc, int nt)
+q4_0_pair_step(__m256i lo, __m256i hi, __m128 dw, const void *x, size_t x_stride, int64_t pairs,
+               int64_t p, __m256 *acc, int nt)
 {
+    const __m256i pick = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
     for (int t = 0; t < nt; t++) {
-        q4_0_activations a = q4_0_view((const char *)x + t * x_stride, nb);
-        __m256i y = _mm256_loadu_si256((const __m256i *)(a.qs + 32 * b));
-        __m256i isum = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1));
-        isum = _mm256_add_epi32(isum, _mm256_loadu_si256((const __m256i *)(a.offset + 8 * b)));
-        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * a.scale[b]), _mm256_cvtepi32_ps(isum), acc[t]);
+        const char *xt = (const char *)x + t * x_stride;
+        const char *pair = xt + p * Q4_0_PAIR_BYTES;
+        const float *scales = (const float *)(xt + pairs * Q4_0_PAIR_BYTES) + 2 * p;
+        __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)pair)),
+                                       _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(pair + 32))));
+        __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)),
+                                        _mm256_loadu_si256((const __m256i *)(pair + 64)));
+        __m128 d2 = _mm_mul_ps(dw, _mm_castpd_ps(_mm_load_sd((const double *)scales)));
+        __m256 d = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), pick);
+        acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc[t]);
     }
 }
 
-/* Even and odd blocks go to separate accumulators: one chain of dependent FMAs would
- * limit a single token to one block per FMA latency. */
+/* Weight blocks 2p and 2p+1 (or 2p alone, the second taken as zero) -> nibbles, scales. */
+static inline __attribute__((always_inline)) void
+q4_0_load_pair(const block_q4_0 *b0, int has_second, __m256i *lo, __m256i *hi, __m128 *dw)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m128i first = _mm_loadu_si128((const __m128i *)b0->qs);
+    __m128i second = has_second ? _mm_loadu_si128((const __m128i *)b0[1].qs) : _mm_setzero_si128();
+    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1);
+    *lo = _mm256_and_si256(raw, low4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    uint32_t halves = (uint32_t)b0->d | (has_second ? (uint32_t)b0[1].d << 16 : 0);
+    *dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)halves));
+}
+
+/* Even and odd pairs go to separate accumulators: one chain of dependent FMAs would
+ * limit a single token to one pair per FMA latency. */
 static inline __attribute__((always_inline)) void
 dot_q4_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
@@ -140,14 +157,24 @@ dot_q4_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
     __m256 even[MAX_TOK], odd[MAX_TOK];
     for (int t = 0; t < nt; t++)
         even[t] = odd[t] = _mm256_setzero_ps();
-    int64_t nb = n / QK4_0, b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        q4_0_block_step(unpack_nibbles(wb[b].qs), half_to_float(wb[b].d), x, x_stride, nb, b, even, nt);
-        q4_0_block_step(unpack_nibbles(wb[b + 1].qs), half_to_float(wb[b + 1].d), x, x_stride, nb,
-                        b + 1, odd, nt);
+    int64_t nb = n / QK4_0, pairs = (nb + 1) / 2, full = nb / 2, p = 0;
+    __m256i lo, hi;
+    __m128 dw;
+    for (; p + 2 <= full; p += 2) {
+        q4_0_load_pair(wb + 2 * p, 1, &lo, &hi, &dw);
+        q4_0_pair_step(lo, hi, dw, x, x_stride, pairs, p, even, nt);
+        q4_0_load_pair(wb + 2 * p + 2, 1, &lo, &hi, &dw);
+        q4_0_pair_step(lo, hi, dw, x, x_stride, pairs, p + 1, odd, nt);
     }
-    if (b < nb)
-        q4_0_block_step(unpack_nibbles(wb[b].qs), half_to_float(wb[b].d), x, x_stride, nb, b, even, nt);
+    if (p < full) {
+        q4_0_load_pair(wb + 2 * p, 1, &lo, &hi, &dw);
+        q4_0_pair_step(lo, hi, dw, x, x_stride, pairs, p, even, nt);
+        p++;
+    }
+    if (p < pairs) { /* an odd number of blocks: the last one alone */
+        q4_0_load_pair(wb + 2 * p, 0, &lo, &hi, &dw);
+        q4_0_pair_step(lo, hi, dw, x, x_stride, pairs, p, odd, nt);
+    }
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
 }
@@ -325,9 +352,14 @@ dot_q5_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
     for (int t = 0; t < nt; t++)
         even[t] = odd[t] = _mm256_setzero_ps();
     int64_t nb = n / QK5_0;
-    for (int64_t b = 0; b < nb; b++) {
+    /* unrolled by two so the accumulators stay in registers */
+    for (int64_t b = 0; b < nb; b += 2) {
         __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(wb[b].qs), q5_high_bits(wb[b].qh)), sixteen);
-        q8_block_step(q, half_to_float(wb[b].d), x, x_stride, b, b & 1 ? odd : even, nt);
+        q8_block_step(q, half_to_float(wb[b].d), x, x_stride, b, even, nt);
+        if (b + 1 == nb)
+            break;
+        q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(wb[b + 1].qs), q5_high_bits(wb[b + 1].qh)), sixteen);
+        q8_block_step(q, half_to_float(wb[b + 1].d), x, x_stride, b + 1, odd, nt);
     }
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
@@ -357,9 +389,15 @@ dot_q4_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         even[t] = odd[t] = _mm256_setzero_ps();
         acc_m[t] = 0;
     }
-    for (int64_t b = 0; b < n / QK4_1; b++)
+    int64_t nb = n / QK4_1;
+    for (int64_t b = 0; b < nb; b += 2) {
         q8_1_block_step(unpack_nibbles(wb[b].qs), half_to_float(wb[b].d), half_to_float(wb[b].m), x,
-                        x_stride, b, b & 1 ? odd : even, acc_m, nt);
+                        x_stride, b, even, acc_m, nt);
+        if (b + 1 == nb)
+            break;
+        q8_1_block_step(unpack_nibbles(wb[b + 1].qs), half_to_float(wb[b + 1].d), half_to_float(wb[b + 1].m),
+                        x, x_stride, b + 1, odd, acc_m, nt);
+    }
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + acc_m[t];
 }
@@ -374,10 +412,15 @@ dot_q5_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         even[t] = odd[t] = _mm256_setzero_ps();
         acc_m[t] = 0;
     }
-    for (int64_t b = 0; b < n / QK5_1; b++) {
+    int64_t nb = n / QK5_1;
+    for (int64_t b = 0; b < nb; b += 2) {
         __m256i q = _mm256_or_si256(unpack_nibbles(wb[b].qs), q5_high_bits(wb[b].qh));
-        q8_1_block_step(q, half_to_float(wb[b].d), half_to_float(wb[b].m), x, x_stride, b,
-                        b & 1 ? odd : even, acc_m, nt);
+        q8_1_block_step(q, half_to_float(wb[b].d), half_to_float(wb[b].m), x, x_stride, b, even, acc_m, nt);
+        if (b + 1 == nb)
+            break;
+        q = _mm256_or_si256(unpack_nibbles(wb[b + 1].qs), q5_high_bits(wb[b + 1].qh));
+        q8_1_block_step(q, half_to_float(wb[b + 1].d), half_to_float(wb[b + 1].m), x, x_stride, b + 1, odd,
+                        acc_m, nt);
     }
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + acc_m[t];
@@ -644,7 +687,7 @@ static int weight_kind_of(uint32_t type, weight_kind *k)
 static size_t activation_row_bytes(const weight_kind *k, int64_t cols)
 {
     if (k->q4_0_layout)
-        return (size_t)(cols / QK8_0) * Q4_0_ACTIVATION_BYTES_PER_BLOCK;
+        return q4_0_activation_bytes(cols / QK8_0);
     if (k->activation_type == T_F32)
         return (size_t)cols * sizeof(float);
     return lk_row_bytes(k->activation_type, cols);
@@ -663,22 +706,32 @@ size_t lk_avx2_matmul_work_size(uint32_t type, int64_t cols, int64_t n_tok)
     return bytes;
 }
 
-/* Quantizes one token to q8_0 in `scratch` and lays it out as q4_0_activations at dst. */
+/* Quantizes one token to q8_0 in `scratch` and rearranges it for dot_q4_0 at dst. */
 static void prepare_q4_0_activations(const float *x, int64_t cols, void *scratch, void *dst)
 {
-    int64_t nb = cols / QK8_0;
+    int64_t nb = cols / QK8_0, pairs = (nb + 1) / 2;
     lk_quantize_row(T_Q8_0, x, scratch, cols);
     const block_q8_0 *blocks = scratch;
-    int8_t *qs = dst;
-    int32_t *offset = (int32_t *)((char *)dst + 32 * nb);
-    float *scale = (float *)((char *)dst + 64 * nb);
-    for (int64_t b = 0; b < nb; b++) {
-        memcpy(qs + 32 * b, blocks[b].qs, QK8_0);
-        for (int k = 0; k < 8; k++) {
-            const int8_t *y = blocks[b].qs + 4 * k;
-            offset[8 * b + k] = -8 * (y[0] + y[1] + y[2] + y[3]);
+    float *scales = (float *)((char *)dst + pairs * Q4_0_PAIR_BYTES);
+    for (int64_t p = 0; p < pairs; p++) {
+        int8_t *lo = (int8_t *)dst + p * Q4_0_PAIR_BYTES, *hi = lo + 32;
+        int32_t offset[8];
+        for (int half = 0; half < 2; half++) {
+            int64_t b = 2 * p + half;
+            const int8_t *y = b < nb ? blocks[b].qs : NULL;
+            for (int j = 0; j < 16; j++) {
+                lo[16 * half + j] = y ? y[j] : 0;
+                hi[16 * half + j] = y ? y[16 + j] : 0;
+            }
+            for (int k = 0; k < 4; k++) {
+                int32_t sum = 0;
+                for (int j = 0; j < 4 && y; j++)
+                    sum += y[4 * k + j] + y[16 + 4 * k + j];
+                offset[4 * half + k] = -8 * sum;
+            }
+            scales[2 * p + half] = y ? half_to_float(blocks[b].d) : 0.0f;
         }
-        scale[b] = half_to_float(blocks[b].d);
+        memcpy(lo + 64, offset, sizeof offset);
     }
 }
 
