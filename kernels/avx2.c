@@ -215,10 +215,22 @@ static inline void k4_scales_mins(const uint8_t q[12], uint64_t *scales, uint64_
     *mins = min_lo | (uint64_t)min_hi << 32;
 }
 
-/* pshufb controls that spread byte s of a broadcast 8-byte group over all 16-bit lanes */
+/* pshufb controls that spread byte s of a broadcast 8-byte group over all 16-bit lanes
+ * (byte s, then a zeroed byte): a table, so the loops below load rather than build them. */
+static const uint8_t SPREAD_BYTE[8][32] = {
+    {0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80, 0, 0x80},
+    {1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80, 1, 0x80},
+    {2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80, 2, 0x80},
+    {3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80, 3, 0x80},
+    {4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80, 4, 0x80},
+    {5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80, 5, 0x80},
+    {6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80, 6, 0x80},
+    {7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80, 7, 0x80},
+};
+
 static inline __m256i spread_byte(int s)
 {
-    return _mm256_set1_epi16((short)(0x8000 | s)); /* byte s, then a zero byte */
+    return _mm256_loadu_si256((const __m256i *)SPREAD_BYTE[s]);
 }
 
 static inline __attribute__((always_inline)) void
@@ -533,13 +545,16 @@ dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         acc[t] = _mm256_setzero_ps();
     const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
     for (int64_t b = 0; b < n / QK_K; b++) {
-        int8_t sc[16];
-        for (int s = 0; s < 16; s++) {
-            int low = s < 8 ? wb[b].scales[s] & 0x0F : wb[b].scales[s - 8] >> 4;
-            int high = (wb[b].scales[8 + s % 4] >> (2 * (s / 4))) & 3;
-            sc[s] = (int8_t)((low | high << 4) - 32);
-        }
-        __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        /* four scales per 32-bit word: low nibbles from bytes 0..7, top bits from 8..11 */
+        uint32_t a0, a1, a2;
+        memcpy(&a0, wb[b].scales, 4);
+        memcpy(&a1, wb[b].scales + 4, 4);
+        memcpy(&a2, wb[b].scales + 8, 4);
+        __m128i packed = _mm_setr_epi32((int)((a0 & 0x0F0F0F0Fu) | (a2 & 0x03030303u) << 4),
+                                        (int)((a1 & 0x0F0F0F0Fu) | ((a2 >> 2) & 0x03030303u) << 4),
+                                        (int)(((a0 >> 4) & 0x0F0F0F0Fu) | ((a2 >> 4) & 0x03030303u) << 4),
+                                        (int)(((a1 >> 4) & 0x0F0F0F0Fu) | ((a2 >> 6) & 0x03030303u) << 4));
+        __m256i scales16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(packed, _mm_set1_epi8(32)));
         __m256i hmask = _mm256_loadu_si256((const __m256i *)wb[b].hmask);
         __m256i sum[MAX_TOK];
         for (int t = 0; t < nt; t++) {
