@@ -170,15 +170,17 @@ static float dot_q2_K(const void *w, const void *x, int64_t n)
     float sum = 0;
     for (int64_t b = 0; b < n / QK_K; b++) {
         int32_t scaled = 0, mins = 0;
-        for (int s = 0; s < QK_K / 16; s++) {
-            int32_t isum = 0;
-            for (int l = 0; l < 16; l++) {
-                int e = 16 * s + l;
-                int q = (wb[b].qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-                isum += q * xb[b].qs[e];
+        for (int h = 0; h < 2; h++) {
+            for (int j = 0; j < 4; j++) {
+                for (int half = 0; half < 2; half++) {
+                    int s = 8 * h + 2 * j + half;
+                    int32_t isum = 0;
+                    for (int l = 16 * half; l < 16 * half + 16; l++)
+                        isum += ((wb[b].qs[32 * h + l] >> (2 * j)) & 3) * xb[b].qs[128 * h + 32 * j + l];
+                    scaled += (wb[b].scales[s] & 0x0F) * isum;
+                    mins += (wb[b].scales[s] >> 4) * xb[b].bsums[s];
+                }
             }
-            scaled += (wb[b].scales[s] & 0x0F) * isum;
-            mins += (wb[b].scales[s] >> 4) * xb[b].bsums[s];
         }
         sum += xb[b].d * (lk_f16_to_f32(wb[b].d) * (float)scaled - lk_f16_to_f32(wb[b].dmin) * (float)mins);
     }
@@ -203,16 +205,19 @@ static float dot_q3_K(const void *w, const void *x, int64_t n)
     float sum = 0;
     for (int64_t b = 0; b < n / QK_K; b++) {
         int32_t scaled = 0;
-        for (int s = 0; s < QK_K / 16; s++) {
-            int32_t isum = 0;
-            for (int l = 0; l < 16; l++) {
-                int e = 16 * s + l, h = e / 128, j = (e % 128) / 32;
-                int q = (wb[b].qs[32 * h + e % 32] >> (2 * j)) & 3;
-                if (!(wb[b].hmask[e % 32] >> (4 * h + j) & 1))
-                    q -= 4;
-                isum += q * xb[b].qs[e];
+        for (int h = 0; h < 2; h++) {
+            for (int j = 0; j < 4; j++) {
+                for (int half = 0; half < 2; half++) {
+                    int32_t isum = 0;
+                    for (int l = 16 * half; l < 16 * half + 16; l++) {
+                        int q = (wb[b].qs[32 * h + l] >> (2 * j)) & 3;
+                        if (!((wb[b].hmask[l] >> (4 * h + j)) & 1))
+                            q -= 4;
+                        isum += q * xb[b].qs[128 * h + 32 * j + l];
+                    }
+                    scaled += q3_K_scale(wb[b].scales, 8 * h + 2 * j + half) * isum;
+                }
             }
-            scaled += q3_K_scale(wb[b].scales, s) * isum;
         }
         sum += xb[b].d * lk_f16_to_f32(wb[b].d) * (float)scaled;
     }
@@ -292,15 +297,19 @@ static float dot_q6_K(const void *w, const void *x, int64_t n)
     float sum = 0;
     for (int64_t b = 0; b < n / QK_K; b++) {
         int32_t scaled = 0;
-        for (int s = 0; s < QK_K / 16; s++) {
-            int32_t isum = 0;
-            for (int i = 0; i < 16; i++) {
-                int e = 16 * s + i, h = e / 128, k = (e % 128) / 32, l = e % 32;
-                int low = (wb[b].ql[64 * h + 32 * (k & 1) + l] >> (4 * (k >> 1))) & 0x0F;
-                int high = (wb[b].qh[32 * h + l] >> (2 * k)) & 3;
-                isum += ((low | high << 4) - 32) * xb[b].qs[e];
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) {
+                const uint8_t *ql = wb[b].ql + 64 * h + 32 * (k & 1);
+                for (int half = 0; half < 2; half++) {
+                    int32_t isum = 0;
+                    for (int l = 16 * half; l < 16 * half + 16; l++) {
+                        int low = (ql[l] >> (4 * (k >> 1))) & 0x0F;
+                        int high = (wb[b].qh[32 * h + l] >> (2 * k)) & 3;
+                        isum += ((low | high << 4) - 32) * xb[b].qs[128 * h + 32 * k + l];
+                    }
+                    scaled += wb[b].scales[8 * h + 2 * k + half] * isum;
+                }
             }
-            scaled += wb[b].scales[s] * isum;
         }
         sum += xb[b].d * lk_f16_to_f32(wb[b].d) * (float)scaled;
     }
