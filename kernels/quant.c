@@ -7,6 +7,8 @@
  * operations in the same order, the same rounding (roundf for q8_0/q8_1, round-to-even
  * through nearest_int for q8_K, truncation after +0.5 for the 4/5-bit types). The
  * K-quant search (q2_K .. q6_K) lives in quant_k.c.
+ * Compiled without floating-point contraction (-std=c11 for GCC, the pragma below for
+ * clang): a fused multiply-add rounds once where ggml rounds twice.
  *
  * Independent of the instruction set: kernels/scalar.c, avx2.c and neon.c all call these.
  */
@@ -17,6 +19,10 @@
 #include "kernels.h"
 #include "quant.h"
 #include "quant_k.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* ggml's reference rounds each product; so must we */
+#endif
 
 /* ggml type ids (the GGUF numbering, see types.c) used here */
 enum {
@@ -546,6 +552,11 @@ int lk_quantize_row(uint32_t type, const float *src, void *dst, int64_t n)
     case T_Q8_0: quant_q8_0(src, dst, nb); return 0;
     case T_Q8_1: quant_q8_1(src, dst, nb); return 0;
     case T_Q8_K: quant_q8_K(src, dst, nb); return 0;
+    case T_Q2_K: lk_quantize_q2_K(src, dst, nb); return 0;
+    case T_Q3_K: lk_quantize_q3_K(src, dst, nb); return 0;
+    case T_Q4_K: lk_quantize_q4_K(src, dst, nb); return 0;
+    case T_Q5_K: lk_quantize_q5_K(src, dst, nb); return 0;
+    case T_Q6_K: lk_quantize_q6_K(src, dst, nb); return 0;
     default: return -1;
     }
 }

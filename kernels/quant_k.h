@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "quant.h"
+
 /* Round to nearest, ties to even, by adding 1.5 * 2^23 (exact for |x| < 2^22): ggml's
  * nearest_int, which the K-quants and q8_K depend on (roundf rounds ties away). The
  * argument is a separate float so no compiler fuses a multiply into the add. */
@@ -32,5 +34,12 @@ static inline void lk_get_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uin
         *m = (uint8_t)((q[j + 4] >> 4) | (q[j] >> 6) << 4);
     }
 }
+
+/* The K-quant reference quantizers (quant_k.c): nb blocks of QK_K values each. */
+void lk_quantize_q2_K(const float *x, block_q2_K *y, int64_t nb);
+void lk_quantize_q3_K(const float *x, block_q3_K *y, int64_t nb);
+void lk_quantize_q4_K(const float *x, block_q4_K *y, int64_t nb);
+void lk_quantize_q5_K(const float *x, block_q5_K *y, int64_t nb);
+void lk_quantize_q6_K(const float *x, block_q6_K *y, int64_t nb);
 
 #endif /* LK_QUANT_K_H */
