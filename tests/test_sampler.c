@@ -1,0 +1,857 @@
+/*
+ * test_sampler.c — the sampler against a straightforward reference written here.
+ *
+ * The reference (ref_*) does everything the slow, obvious way: penalties from a list of
+ * past tokens, a full qsort, softmax in double with libm's exp, the filters as their
+ * definitions read, and an inverse-CDF draw from a double in [0, 1). Its random stream is
+ * xoshiro256** seeded by splitmix64, written from the published algorithms. The library
+ * uses integer weights and its own exp, so the two agree on every draw except one whose
+ * uniform number falls within ~2^-32 of a boundary between two tokens.
+ *
+ * Logits come from an integer generator and exact float arithmetic, so every input is
+ * bit-identical on x86 and aarch64; the fixed-seed check therefore compares the two
+ * architectures through the reference (and prints the ids and a hash to compare by eye).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "harness.h"
+#include "latent.h"
+
+/* ============================================================================
+ * Test inputs: a small integer generator, floats built exactly from its bits
+ * ========================================================================== */
+
+static uint64_t lcg_state = 12345;
+
+static uint32_t lcg(void)
+{
+    lcg_state = lcg_state * 6364136223846793005u + 1442695040888963407u;
+    return (uint32_t)(lcg_state >> 33);
+}
+
+/* Roughly normal with sd ~ `scale`: a sum of four uniforms, all steps exact. */
+static float rand_logit(float scale)
+{
+    float sum = 0.0f;
+    for (int i = 0; i < 4; i++)
+        sum += (float)(lcg() & 0xffff) / 65536.0f;
+    return (sum - 2.0f) * scale * 1.7f;
+}
+
+static void fill_logits(float *l, int n, float scale)
+{
+    for (int i = 0; i < n; i++)
+        l[i] = rand_logit(scale);
+}
+
+/* ============================================================================
+ * The reference
+ * ========================================================================== */
+
+typedef struct ref_rng {
+    uint64_t s[4];
+} ref_rng;
+
+static void ref_seed(ref_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) {
+        seed += 0x9e3779b97f4a7c15u;
+        uint64_t z = seed;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        r->s[i] = z ^ (z >> 31);
+    }
+}
+
+static uint64_t ref_next(ref_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5;
+    uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
+
+typedef struct ref_tok {
+    float logit;
+    int id;
+    double p;
+} ref_tok;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const ref_tok *x = a, *y = b;
+    if (x->logit != y->logit)
+        return x->logit > y->logit ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The penalised logits, from the last `window` entries of history[0, n_hist). */
+static void ref_penalise(const float *logits, int n, const latent_sampler_params *p,
+                         const int *history, int n_hist, float *out)
+{
+    memcpy(out, logits, (size_t)n * sizeof *out);
+    int from = n_hist > p->penalty_window ? n_hist - p->penalty_window : 0;
+    if (p->penalty_window == 0)
+        return;
+    for (int id = 0; id < n; id++) {
+        int count = 0;
+        for (int j = from; j < n_hist; j++)
+            count += history[j] == id;
+        if (count == 0)
+            continue;
+        float v = out[id];
+        v = v <= 0.0f ? v * p->repeat_penalty : v / p->repeat_penalty;
+        float freq = (float)count * p->frequency_penalty;
+        float sub = freq + p->presence_penalty;
+        out[id] = v - sub;
+    }
+}
+
+/* The kept set after top-k, top-p and min-p, best first, into `keep` (n entries room);
+ * returns its size. `slack` widens top-p and min-p a little (for supersets). */
+static int ref_filter(const float *plogits, int n, const latent_sampler_params *p, double slack,
+                      ref_tok *keep)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(plogits[i])) {
+            keep[m].logit = plogits[i];
+            keep[m].id = i;
+            m++;
+        }
+    if (m == 0)
+        return 0;
+    qsort(keep, (size_t)m, sizeof *keep, ref_cmp);
+    if (p->temperature == 0.0f)
+        return 1;
+    if (p->top_k > 0 && p->top_k < m)
+        m = p->top_k;
+    double sum = 0.0;
+    for (int i = 0; i < m; i++)
+        sum += keep[i].p = exp((double)keep[i].logit - keep[0].logit);
+    for (int i = 0; i < m; i++)
+        keep[i].p /= sum;
+    if (p->top_p < 1.0f) {
+        double cum = 0.0, target = (double)p->top_p + slack;
+        for (int i = 0; i < m; i++) {
+            cum += keep[i].p;
+            if (cum >= target) {
+                m = i + 1;
+                break;
+            }
+        }
+    }
+    double floor_p = (double)p->min_p * keep[0].p * (1.0 - slack);
+    int kept = 1;
+    while (kept < m && keep[kept].p >= floor_p)
+        kept++;
+    return kept;
+}
+
+/* Temperature applied to a kept set: its probabilities, renormalised, into keep[].p. */
+static void ref_temper(ref_tok *keep, int m, double t)
+{
+    double sum = 0.0;
+    for (int i = 0; i < m; i++)
+        sum += keep[i].p = exp(((double)keep[i].logit - keep[0].logit) / t);
+    for (int i = 0; i < m; i++)
+        keep[i].p /= sum;
+}
+
+/* One sample, as the library's contract describes it; appends to history. */
+static int ref_sample(const float *logits, int n, const latent_sampler_params *p, ref_rng *rng,
+                      int *history, int *n_hist)
+{
+    float *pl = malloc((size_t)n * sizeof *pl);
+    ref_tok *keep = malloc((size_t)n * sizeof *keep);
+    ref_penalise(logits, n, p, history, *n_hist, pl);
+    int m = ref_filter(pl, n, p, 0.0, keep);
+    int chosen = keep[0].id;
+    if (p->temperature > 0.0f) {
+        ref_temper(keep, m, p->temperature);
+        double u = (double)(ref_next(rng) >> 11) * 0x1p-53, cum = 0.0;
+        for (int i = 0; i < m; i++) {
+            cum += keep[i].p;
+            if (u < cum) {
+                chosen = keep[i].id;
+                break;
+            }
+            chosen = keep[i].id; /* rounding left u above the last cum */
+        }
+    }
+    history[(*n_hist)++] = chosen;
+    free(pl);
+    free(keep);
+    return chosen;
+}
+
+static latent_sampler *make(int n_vocab, const latent_sampler_params *p)
+{
+    latent_sampler *s = NULL;
+    latent_status st = latent_sampler_create(n_vocab, p, &s);
+    CHECK(st == LATENT_OK && s, "create: %s", latent_last_error());
+    return s;
+}
+
+/* Samples that failed on valid input; checked once at the end rather than per draw. */
+static int sample_failures;
+
+static int sample1(latent_sampler *s, const float *logits)
+{
+    latent_token t = -1;
+    latent_status st = latent_sampler_sample(s, logits, &t);
+    if (st != LATENT_OK && sample_failures++ < 3)
+        printf("  sample failed: %s\n", latent_last_error());
+    return t;
+}
+
+/* ============================================================================
+ * Parameters and bad input
+ * ========================================================================== */
+
+static void test_params(void)
+{
+    latent_sampler_params d = latent_sampler_default_params();
+    CHECK(d.temperature == 0.8f && d.top_k == 40 && d.top_p == 0.95f && d.min_p == 0.05f);
+    CHECK(d.repeat_penalty == 1.0f && d.frequency_penalty == 0.0f && d.presence_penalty == 0.0f);
+    CHECK(d.penalty_window == 64);
+
+    latent_sampler *s = (latent_sampler *)&d; /* must be reset to NULL on failure */
+    CHECK(latent_sampler_create(0, NULL, &s) == LATENT_EINVAL && s == NULL);
+    CHECK(latent_sampler_create(-5, NULL, &s) == LATENT_EINVAL && s == NULL);
+    CHECK(latent_sampler_create(10, NULL, NULL) == LATENT_EINVAL);
+    CHECK(strlen(latent_last_error()) > 0);
+
+    struct {
+        const char *what;
+        latent_sampler_params p;
+    } bad[16];
+    int nb = 0;
+#define BAD(field, value)                                                                  \
+    do {                                                                                   \
+        bad[nb].what = #field " = " #value;                                                \
+        bad[nb].p = latent_sampler_default_params();                                       \
+        bad[nb].p.field = value;                                                           \
+        nb++;                                                                              \
+    } while (0)
+    BAD(temperature, -0.5f);
+    BAD(temperature, NAN);
+    BAD(temperature, INFINITY);
+    BAD(top_k, -1);
+    BAD(top_p, 0.0f);
+    BAD(top_p, 1.5f);
+    BAD(top_p, NAN);
+    BAD(min_p, -0.1f);
+    BAD(min_p, 1.01f);
+    BAD(min_p, NAN);
+    BAD(repeat_penalty, 0.0f);
+    BAD(repeat_penalty, NAN);
+    BAD(frequency_penalty, INFINITY);
+    BAD(presence_penalty, NAN);
+    BAD(penalty_window, -1);
+    BAD(penalty_window, 1 << 30);
+#undef BAD
+    for (int i = 0; i < nb; i++) {
+        s = (latent_sampler *)&d;
+        latent_status st = latent_sampler_create(100, &bad[i].p, &s);
+        CHECK(st == LATENT_EINVAL && s == NULL, "%s accepted", bad[i].what);
+        CHECK(strstr(latent_last_error(), "sampler") != NULL, "%s: message '%s'", bad[i].what,
+              latent_last_error());
+    }
+
+    /* the edges that are valid */
+    latent_sampler_params ok = latent_sampler_default_params();
+    ok.top_p = 1.0f;
+    ok.min_p = 1.0f;
+    ok.top_k = 1000000;
+    ok.penalty_window = 0;
+    ok.repeat_penalty = 3.0f;
+    s = make(10, &ok);
+    latent_sampler_free(s);
+    latent_sampler_free(NULL);
+    latent_sampler_accept(NULL, 3);
+    latent_sampler_reset(NULL, 3);
+}
+
+static void test_bad_logits(void)
+{
+    enum { N = 64 };
+    float l[N];
+    latent_token t = 7;
+    for (int temp = 0; temp < 2; temp++) {
+        latent_sampler_params p = latent_sampler_default_params();
+        p.temperature = temp ? 1.5f : 0.0f;
+        p.top_k = 0;
+        p.top_p = 1.0f;
+        p.min_p = 0.0f;
+        latent_sampler *s = make(N, &p);
+        if (!s)
+            return;
+        CHECK(latent_sampler_sample(NULL, l, &t) == LATENT_EINVAL);
+        CHECK(latent_sampler_sample(s, NULL, &t) == LATENT_EINVAL);
+        CHECK(latent_sampler_sample(s, l, NULL) == LATENT_EINVAL);
+
+        for (int i = 0; i < N; i++)
+            l[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+        CHECK(latent_sampler_sample(s, l, &t) == LATENT_EINVAL, "all bad logits (temp %d)", temp);
+
+        /* +inf and NaN at the top, finite below: never chosen */
+        for (int i = 0; i < N; i++)
+            l[i] = (float)(i % 7) * 0.25f;
+        l[0] = INFINITY;
+        l[6] = NAN;
+        l[13] = -INFINITY;
+        l[20] = NAN;
+        int bad = 0;
+        for (int k = 0; k < 2000; k++) {
+            int x = sample1(s, l);
+            bad += x == 0 || x == 6 || x == 13 || x == 20 || x < 0 || x >= N;
+        }
+        CHECK(bad == 0, "%d non-finite logits chosen (temp %d)", bad, temp);
+        latent_sampler_free(s);
+    }
+}
+
+/* ============================================================================
+ * Greedy
+ * ========================================================================== */
+
+static int argmax(const float *l, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (l[i] > l[best])
+            best = i;
+    return best;
+}
+
+static void test_greedy(void)
+{
+    enum { N = 5000 };
+    static float l[N];
+    latent_sampler_params g = latent_sampler_default_params();
+    g.temperature = 0.0f;
+    latent_sampler_params k1 = latent_sampler_default_params();
+    k1.temperature = 1.0f;
+    k1.top_k = 1;
+    latent_sampler *sg = make(N, &g), *sk = make(N, &k1);
+    if (!sg || !sk)
+        return;
+    int wrong = 0, differ = 0;
+    for (int r = 0; r < 100; r++) {
+        fill_logits(l, N, 2.0f);
+        int a = sample1(sg, l), b = sample1(sk, l);
+        wrong += a != argmax(l, N);
+        differ += a != b;
+    }
+    CHECK(wrong == 0, "greedy missed the argmax %d times", wrong);
+    CHECK(differ == 0, "top_k = 1 differed from greedy %d times", differ);
+
+    /* ties: the lowest id, also when the tie is far down the vocabulary */
+    for (int i = 0; i < N; i++)
+        l[i] = -1.0f;
+    l[4000] = 3.0f;
+    l[1234] = 3.0f;
+    l[4999] = 3.0f;
+    CHECK(sample1(sg, l) == 1234);
+    CHECK(sample1(sk, l) == 1234, "top_k = 1 tie");
+    for (int i = 0; i < N; i++)
+        l[i] = 0.5f;
+    CHECK(sample1(sg, l) == 0);
+    CHECK(sample1(sk, l) == 0);
+    latent_sampler_free(sg);
+    latent_sampler_free(sk);
+}
+
+/* ============================================================================
+ * Distributions: empirical frequencies against the expected probabilities
+ * ========================================================================== */
+
+/* Draws `draws` tokens and returns the chi-square statistic against expect[] (over
+ * tokens with expected > 0); *outside counts draws of tokens with expected == 0. */
+static double chi_square(latent_sampler *s, const float *l, int n, const double *expect,
+                         int draws, int *outside)
+{
+    long *seen = calloc((size_t)n, sizeof *seen);
+    for (int k = 0; k < draws; k++) {
+        int t = sample1(s, l);
+        if (t >= 0 && t < n)
+            seen[t]++;
+    }
+    double chi = 0.0;
+    *outside = 0;
+    for (int i = 0; i < n; i++) {
+        if (expect[i] > 0.0) {
+            double e = expect[i] * draws, d = (double)seen[i] - e;
+            chi += d * d / e;
+        } else {
+            *outside += (int)seen[i];
+        }
+    }
+    free(seen);
+    return chi;
+}
+
+static void test_frequencies(void)
+{
+    /* 8 tokens, plain softmax at temperature 0.7: chi-square with 7 degrees of freedom,
+     * whose 99.99th percentile is 29.9 (the seed is fixed, so this cannot flake) */
+    const float l8[8] = {1.0f, 0.5f, 0.25f, -0.25f, 0.875f, -1.25f, 0.0f, 0.375f};
+    double e8[8], sum = 0.0;
+    for (int i = 0; i < 8; i++)
+        sum += e8[i] = exp(l8[i] / 0.7);
+    for (int i = 0; i < 8; i++)
+        e8[i] /= sum;
+    latent_sampler_params p = latent_sampler_default_params();
+    p.temperature = 0.7f;
+    p.top_k = 0;
+    p.top_p = 1.0f;
+    p.min_p = 0.0f;
+    p.seed = 7;
+    latent_sampler *s = make(8, &p);
+    if (!s)
+        return;
+    int outside;
+    double chi = chi_square(s, l8, 8, e8, 100000, &outside);
+    CHECK(chi < 29.9, "softmax at T=0.7: chi-square %.2f over 7 dof", chi);
+    printf("softmax T=0.7, 8 tokens, 100000 draws: chi-square %.2f (7 dof, bound 29.9)\n", chi);
+    latent_sampler_free(s);
+
+    /* a wrong temperature must fail the same bound: the check has teeth */
+    p.temperature = 0.6f;
+    s = make(8, &p);
+    if (s) {
+        double chi_wrong = chi_square(s, l8, 8, e8, 100000, &outside);
+        CHECK(chi_wrong > 29.9, "T=0.6 indistinguishable from T=0.7 (chi %.2f)", chi_wrong);
+        latent_sampler_free(s);
+    }
+
+    /* 200 tokens through every filter: the renormalised kept set, nothing outside it */
+    enum { N = 200 };
+    float l[N];
+    lcg_state = 99;
+    fill_logits(l, N, 1.5f);
+    latent_sampler_params f = latent_sampler_default_params();
+    f.temperature = 1.3f;
+    f.top_k = 30;
+    f.top_p = 0.8f;
+    f.min_p = 0.1f;
+    f.seed = 11;
+    ref_tok keep[N];
+    int m = ref_filter(l, N, &f, 0.0, keep);
+    ref_temper(keep, m, f.temperature);
+    double e[N] = {0};
+    for (int i = 0; i < m; i++)
+        e[keep[i].id] = keep[i].p;
+    s = make(N, &f);
+    if (!s)
+        return;
+    chi = chi_square(s, l, N, e, 100000, &outside);
+    /* dof m - 1; bound: mean + 6 sd of a chi-square, generous and still sharp */
+    double bound = (m - 1) + 6.0 * sqrt(2.0 * (m - 1)) + 10.0;
+    CHECK(chi < bound, "filtered (%d kept): chi-square %.2f, bound %.1f", m, chi, bound);
+    CHECK(outside == 0, "%d draws outside the kept set", outside);
+    CHECK(m > 3 && m < 30, "the case exercises the filters (kept %d)", m);
+    printf("top-k 30, top-p 0.8, min-p 0.1, T=1.3: %d kept, chi-square %.2f (bound %.1f)\n", m,
+           chi, bound);
+    latent_sampler_free(s);
+}
+
+/* Every emitted token lies in the allowed set, computed here (slightly widened for the
+ * rounding of the library's fixed-point weights), across a grid of parameters. */
+static void test_allowed_sets(void)
+{
+    enum { N = 1000, DRAWS = 30 };
+    static float l[N];
+    static ref_tok keep[N];
+    static char allowed[N];
+    const int ks[] = {0, 1, 5, 40, 999, 5000};
+    const float ps[] = {1.0f, 0.95f, 0.5f, 0.1f};
+    const float mins[] = {0.0f, 0.05f, 0.3f, 1.0f};
+    const float temps[] = {0.25f, 1.0f, 4.0f};
+    int cases = 0, violations = 0;
+    lcg_state = 2024;
+    for (size_t a = 0; a < sizeof ks / sizeof *ks; a++)
+        for (size_t b = 0; b < sizeof ps / sizeof *ps; b++)
+            for (size_t c = 0; c < sizeof mins / sizeof *mins; c++)
+                for (size_t d = 0; d < sizeof temps / sizeof *temps; d++) {
+                    fill_logits(l, N, 1.0f + (float)(lcg() % 4));
+                    if (cases % 5 == 0)
+                        for (int i = 0; i < N; i += 3)
+                            l[i] = l[(i + 7) % N]; /* exact ties */
+                    latent_sampler_params p = latent_sampler_default_params();
+                    p.top_k = ks[a];
+                    p.top_p = ps[b];
+                    p.min_p = mins[c];
+                    p.temperature = temps[d];
+                    p.seed = (uint64_t)cases;
+                    int m = ref_filter(l, N, &p, 1e-6, keep);
+                    memset(allowed, 0, sizeof allowed);
+                    for (int i = 0; i < m; i++)
+                        allowed[keep[i].id] = 1;
+                    latent_sampler *s = make(N, &p);
+                    if (!s)
+                        return;
+                    for (int k = 0; k < DRAWS; k++) {
+                        int t = sample1(s, l);
+                        if (t < 0 || t >= N || !allowed[t]) {
+                            violations++;
+                            if (violations < 5)
+                                printf("  token %d outside the set (k %d, p %g, min %g, T %g)\n", t,
+                                       p.top_k, (double)p.top_p, (double)p.min_p, (double)p.temperature);
+                        }
+                    }
+                    latent_sampler_free(s);
+                    cases++;
+                }
+    CHECK(violations == 0, "%d of %d draws outside the allowed set", violations, cases * DRAWS);
+}
+
+/* ============================================================================
+ * Penalties
+ * ========================================================================== */
+
+static latent_sampler *greedy_with(int n, float repeat, float freq, float pres, int window)
+{
+    latent_sampler_params p = latent_sampler_default_params();
+    p.temperature = 0.0f;
+    p.repeat_penalty = repeat;
+    p.frequency_penalty = freq;
+    p.presence_penalty = pres;
+    p.penalty_window = window;
+    return make(n, &p);
+}
+
+static void test_penalties(void)
+{
+    enum { N = 16 };
+    float l[N];
+    for (int i = 0; i < N; i++)
+        l[i] = -5.0f;
+
+    /* repeat: a positive logit is divided */
+    l[0] = 2.0f;
+    l[1] = 1.8f;
+    latent_sampler *s = greedy_with(N, 1.2f, 0.0f, 0.0f, 64);
+    if (!s)
+        return;
+    CHECK(sample1(s, l) == 0, "nothing remembered yet");
+    /* the sampled 0 is remembered: 2.0 / 1.2 = 1.67 < 1.8 */
+    CHECK(sample1(s, l) == 1, "a sampled token is penalised next time");
+    latent_sampler_reset(s, 0);
+    CHECK(sample1(s, l) == 0, "reset forgets");
+    latent_sampler_reset(s, 0);
+    latent_sampler_accept(s, -1);
+    latent_sampler_accept(s, N);
+    CHECK(sample1(s, l) == 0, "out-of-range tokens are ignored");
+
+    /* repeat: a negative logit is multiplied (dividing would raise it) */
+    l[0] = -1.0f;
+    l[1] = -1.1f;
+    latent_sampler_reset(s, 0);
+    latent_sampler_accept(s, 0);
+    CHECK(sample1(s, l) == 1, "-1.0 * 1.2 = -1.2 < -1.1");
+    latent_sampler_free(s);
+
+    /* frequency: subtracts per occurrence */
+    l[0] = 2.0f;
+    l[1] = 1.5f;
+    s = greedy_with(N, 1.0f, 0.3f, 0.0f, 64);
+    if (!s)
+        return;
+    latent_sampler_accept(s, 0);
+    CHECK(sample1(s, l) == 0, "2.0 - 0.3 = 1.7 > 1.5");
+    latent_sampler_reset(s, 0);
+    latent_sampler_accept(s, 0);
+    latent_sampler_accept(s, 0);
+    CHECK(sample1(s, l) == 1, "2.0 - 0.6 = 1.4 < 1.5");
+    latent_sampler_free(s);
+
+    /* presence: subtracts once, however often */
+    s = greedy_with(N, 1.0f, 0.0f, 0.3f, 64);
+    if (!s)
+        return;
+    for (int i = 0; i < 5; i++)
+        latent_sampler_accept(s, 0);
+    CHECK(sample1(s, l) == 0, "presence 0.3 once: 1.7 > 1.5");
+    latent_sampler_free(s);
+    s = greedy_with(N, 1.0f, 0.0f, 0.6f, 64);
+    if (!s)
+        return;
+    latent_sampler_accept(s, 0);
+    CHECK(sample1(s, l) == 1, "presence 0.6: 1.4 < 1.5");
+    latent_sampler_free(s);
+
+    /* the window: a token falls out after penalty_window newer ones */
+    s = greedy_with(N, 1.0f, 1.0f, 0.0f, 3);
+    if (!s)
+        return;
+    latent_sampler_accept(s, 0);
+    latent_sampler_accept(s, 5);
+    latent_sampler_accept(s, 6);
+    CHECK(sample1(s, l) == 1, "0 still in the window of 3");
+    /* the sample above put 1 in the window and pushed 0 out */
+    l[1] = 1.0f;
+    CHECK(sample1(s, l) == 0, "0 fell out of the window");
+    latent_sampler_free(s);
+
+    /* penalties off (window 0) even with a penalty set */
+    s = greedy_with(N, 5.0f, 5.0f, 5.0f, 0);
+    if (!s)
+        return;
+    latent_sampler_accept(s, 0);
+    CHECK(sample1(s, l) == 0, "window 0 turns penalties off");
+    latent_sampler_free(s);
+
+    /* random vocabularies and histories: the library's greedy choice equals the reference's */
+    enum { M = 300, H = 200 };
+    static float lr[M];
+    static int hist[H + 1000];
+    latent_sampler_params p = latent_sampler_default_params();
+    p.temperature = 0.0f;
+    p.repeat_penalty = 1.3f;
+    p.frequency_penalty = 0.2f;
+    p.presence_penalty = 0.1f;
+    p.penalty_window = 48;
+    int mismatch = 0;
+    lcg_state = 5;
+    for (int r = 0; r < 40; r++) {
+        s = make(M, &p);
+        if (!s)
+            return;
+        int n_hist = 0;
+        for (int i = 0; i < H; i++) {
+            int t = (int)(lcg() % 40); /* a small alphabet: repeats */
+            hist[n_hist++] = t;
+            latent_sampler_accept(s, t);
+        }
+        for (int step = 0; step < 20; step++) {
+            fill_logits(lr, M, 0.5f);
+            ref_rng unused;
+            int want = ref_sample(lr, M, &p, &unused, hist, &n_hist);
+            mismatch += sample1(s, lr) != want;
+        }
+        latent_sampler_free(s);
+    }
+    CHECK(mismatch == 0, "penalised greedy differs from the reference %d of 800 times", mismatch);
+}
+
+/* ============================================================================
+ * Seeds, replay, and the fixed sequence shared by every architecture
+ * ========================================================================== */
+
+static void draw_n(latent_sampler *s, const float *l, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = sample1(s, l);
+}
+
+static void test_seeds(void)
+{
+    enum { N = 50, K = 60 };
+    float l[N];
+    for (int i = 0; i < N; i++)
+        l[i] = (float)(i % 5) * 0.125f; /* flat: many choices per step */
+    latent_sampler_params p = latent_sampler_default_params();
+    p.top_k = 0;
+    p.min_p = 0.0f;
+    p.repeat_penalty = 1.1f; /* remembered tokens matter for the replay too */
+    p.seed = 1234;
+    int a[K], b[K], c[K], d[K];
+    latent_sampler *s1 = make(N, &p), *s2 = make(N, &p);
+    p.seed = 1235;
+    latent_sampler *s3 = make(N, &p);
+    if (!s1 || !s2 || !s3)
+        return;
+    draw_n(s1, l, K, a);
+    draw_n(s2, l, K, b);
+    draw_n(s3, l, K, c);
+    CHECK(memcmp(a, b, sizeof a) == 0, "same seed, same sequence");
+    CHECK(memcmp(a, c, sizeof a) != 0, "seeds 1234 and 1235 gave the same %d tokens", K);
+    latent_sampler_reset(s1, 1234);
+    draw_n(s1, l, K, d);
+    CHECK(memcmp(a, d, sizeof a) == 0, "reset(seed) replays the sequence");
+    latent_sampler_reset(s3, 1234);
+    draw_n(s3, l, K, d);
+    CHECK(memcmp(a, d, sizeof a) == 0, "reset to another sampler's seed gives its sequence");
+    latent_sampler_free(s1);
+    latent_sampler_free(s2);
+    latent_sampler_free(s3);
+
+    /* NULL params are the defaults, the default seed included */
+    latent_sampler_params dp = latent_sampler_default_params();
+    s1 = make(N, NULL);
+    s2 = make(N, &dp);
+    if (!s1 || !s2)
+        return;
+    draw_n(s1, l, K, a);
+    draw_n(s2, l, K, b);
+    CHECK(memcmp(a, b, sizeof a) == 0, "NULL params equal the defaults");
+    latent_sampler_free(s1);
+    latent_sampler_free(s2);
+}
+
+/* The default seed's first 20 draws on a fixed vector equal the reference's: on x86 and
+ * under qemu-aarch64 alike, since the input and the reference are exact. */
+static void test_fixed_sequence(void)
+{
+    enum { N = 64, K = 20 };
+    float l[N];
+    for (int i = 0; i < N; i++)
+        l[i] = (float)((i * 37) % 101) / 16.0f - 3.0f; /* exact in binary */
+    latent_sampler_params p = latent_sampler_default_params();
+    p.temperature = 1.5f;
+    p.top_p = 0.9f; /* keeps a dozen tokens of comparable weight */
+    latent_sampler *s = make(N, &p);
+    if (!s)
+        return;
+    ref_rng rng;
+    ref_seed(&rng, p.seed);
+    int hist[K], n_hist = 0, got[K], want[K], distinct = 0;
+    for (int i = 0; i < K; i++) {
+        got[i] = sample1(s, l);
+        want[i] = ref_sample(l, N, &p, &rng, hist, &n_hist);
+    }
+    for (int i = 0; i < K; i++) {
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            seen |= got[j] == got[i];
+        distinct += !seen;
+    }
+    CHECK(memcmp(got, want, sizeof got) == 0, "first 20 draws differ from the reference");
+    CHECK(distinct >= 5, "the fixed case is not trivial (%d distinct)", distinct);
+    printf("default seed, first 20:");
+    for (int i = 0; i < K; i++)
+        printf(" %d", got[i]);
+    printf("\n");
+    latent_sampler_free(s);
+
+    /* a long run on a large vocabulary with penalties: a hash to compare across machines */
+    enum { V = 32000, STEPS = 300 };
+    static float big[V];
+    lcg_state = 77;
+    fill_logits(big, V, 3.0f);
+    p = latent_sampler_default_params();
+    p.repeat_penalty = 1.1f;
+    p.frequency_penalty = 0.05f;
+    s = make(V, &p);
+    if (!s)
+        return;
+    uint64_t h = 1469598103934665603u;
+    for (int i = 0; i < STEPS; i++) {
+        big[(i * 7919) % V] += 0.5f; /* vary the input a little each step */
+        h = (h ^ (uint64_t)sample1(s, big)) * 1099511628211u;
+    }
+    printf("default params + penalties, 32000 tokens, 300 steps: fnv %016llx\n",
+           (unsigned long long)h);
+    latent_sampler_free(s);
+}
+
+/* ============================================================================
+ * Memory: allocation failures at create, no allocation per sample
+ * ========================================================================== */
+
+static void test_allocation(void)
+{
+    latent_sampler_params p = latent_sampler_default_params();
+    p.repeat_penalty = 1.1f; /* every buffer: candidates, counts, window */
+    size_t base = latent_heap_bytes();
+    latent_sampler *s = NULL;
+    latent_status st = LATENT_ENOMEM;
+    int n;
+    for (n = 1; n < 50; n++) {
+        latent_debug_fail_allocation(n);
+        s = (latent_sampler *)&p;
+        st = latent_sampler_create(1000, &p, &s);
+        if (st == LATENT_OK)
+            break;
+        CHECK(st == LATENT_ENOMEM && s == NULL, "failing allocation %d: status %d", n, (int)st);
+        CHECK(latent_heap_bytes() == base, "failing allocation %d leaked %zu bytes", n,
+              latent_heap_bytes() - base);
+    }
+    latent_debug_fail_allocation(0);
+    CHECK(st == LATENT_OK && n >= 3, "create succeeded after %d injected failures", n - 1);
+    if (st != LATENT_OK)
+        return;
+    float l[1000];
+    lcg_state = 3;
+    fill_logits(l, 1000, 2.0f);
+    long before = latent_debug_allocation_count();
+    for (int i = 0; i < 100; i++)
+        sample1(s, l);
+    CHECK(latent_debug_allocation_count() == before, "sample allocated");
+    latent_sampler_free(s);
+    CHECK(latent_heap_bytes() == base, "free returns every byte");
+}
+
+/* ============================================================================
+ * Speed on a 152k vocabulary (printed, not asserted: the machine is shared)
+ * ========================================================================== */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void test_speed(void)
+{
+    enum { V = 152064 };
+    static float l[V];
+    lcg_state = 8;
+    fill_logits(l, V, 3.0f);
+    struct {
+        const char *what;
+        int top_k;
+        float top_p, min_p, repeat;
+    } cfg[] = {
+        {"defaults (top-k 40)", 40, 0.95f, 0.05f, 1.0f},
+        {"defaults + repeat penalty", 40, 0.95f, 0.05f, 1.1f},
+        {"top-k off, top-p 0.95, min-p 0.05", 0, 0.95f, 0.05f, 1.0f},
+        {"everything off (lazy draw)", 0, 1.0f, 0.0f, 1.0f},
+    };
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        latent_sampler_params p = latent_sampler_default_params();
+        p.top_k = cfg[c].top_k;
+        p.top_p = cfg[c].top_p;
+        p.min_p = cfg[c].min_p;
+        p.repeat_penalty = cfg[c].repeat;
+        latent_sampler *s = make(V, &p);
+        if (!s)
+            return;
+        int reps = c == 3 ? 5 : 20;
+        double t0 = now();
+        for (int i = 0; i < reps; i++)
+            sample1(s, l);
+        printf("152064 tokens, %s: %.3f ms per sample\n", cfg[c].what, (now() - t0) * 1e3 / reps);
+        latent_sampler_free(s);
+    }
+}
+
+int main(void)
+{
+    test_params();
+    test_bad_logits();
+    test_greedy();
+    test_frequencies();
+    test_allowed_sets();
+    test_penalties();
+    test_seeds();
+    test_fixed_sequence();
+    test_allocation();
+    test_speed();
+    CHECK(sample_failures == 0, "%d samples failed on valid logits", sample_failures);
+    return test_done();
+}
