@@ -21,17 +21,19 @@
  * in. It is also what a user comparing with llama.cpp under the same flags expects.
  * Temperature 0 is greedy: the argmax of the penalised logits, lowest id on ties, and
  * no random number is consumed. At temperature > 0 every sample consumes exactly one
- * draw (more only in the rejection case of the bounded draw, about 2^-27 of the time
- * for a 40-token set), even when only one token is left, so sequences stay aligned.
+ * draw (more only in the rejection case of the bounded draw: at most 40 * 2^-32 of the
+ * time for a 40-token set), even when only one token is left, so sequences stay aligned.
  *
  * Determinism. The same seed and the same logits give the same token on every machine
  * and with any thread count (the sampler runs on the caller's thread):
  *   - the generator is xoshiro256** seeded by splitmix64, integer only;
  *   - ties are broken by id everywhere, so selection and ordering are total orders;
  *   - probabilities are integer weights, W = floor(2^32 * exp(x)) with x = (logit -
- *     best) / T <= 0, computed by our own exp from IEEE +, -, *, / and ldexp only
- *     (no libm exp, whose last bit differs between glibc's x86 FMA path and aarch64),
- *     with floating-point contraction off (ISO C mode for gcc, the pragma for clang);
+ *     best) / T <= 0, computed by our own exp from IEEE +, -, *, / and the exact
+ *     floor and ldexp only (libm's exp promises no particular last bit, and glibc's
+ *     x86 build dispatches to an FMA variant), with floating-point contraction off
+ *     (ISO C mode for gcc; the pragma below for clang, which would otherwise fuse 21
+ *     multiply-adds here);
  *   - sums of weights are integer sums (order does not matter) and the draw picks an
  *     integer uniformly below the total (Lemire's multiply-and-reject), then walks the
  *     kept set best first.
@@ -56,7 +58,7 @@
 #define SAMPLER_DEFAULT_SEED 42u
 /* A penalty window beyond this many tokens is a mistake, not a wish (64 MB of ring). */
 #define SAMPLER_MAX_WINDOW (1 << 24)
-/* Weights are fixed point with this many fraction bits: the best token weighs 2^32. */
+/* Weights are fixed point with 32 fraction bits: the best token weighs 2^32. */
 #define WEIGHT_ONE 4294967296.0
 
 typedef struct candidate {
