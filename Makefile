@@ -7,6 +7,8 @@
 #   make test-native | sanitize | test-arm | test-scalar
 #   make fuzz FUZZ_SECONDS=60
 #   make install PREFIX=/usr/local
+#   make run               build everything and start reflect on the default model
+#                          (fetched once into models/; RUN_ARGS="--lives 3" to pass flags)
 #
 # Build outputs go to $(BUILD) (default build/). The test script builds the other
 # configurations into build/asan, build/arm and build/scalar by calling this Makefile.
@@ -38,8 +40,17 @@ endif
 OPT ?= -O2
 CPPFLAGS += -Iinclude -Isrc -Ikernels -Iexamples/wall
 CFLAGS += -std=c11 $(OPT) -g -Wall -Wextra -fPIC -MMD -MP $(ARCH_FLAGS)
+# K-quant searches compare float results: fused multiply-adds would change which level
+# wins, and the quantizers are byte-identical to the reference only without them.
+CFLAGS += -ffp-contract=off
 CFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LDLIBS += -lm -lpthread
+# SAN: instrumentation for both compiling and linking (tests/run.sh passes
+# SAN=-fsanitize=address,undefined and SAN=-fsanitize=thread), added to the flags above
+# rather than replacing them.
+SAN ?=
+CFLAGS += $(SAN)
+LDFLAGS += $(SAN)
 ifeq ($(OPENMP),1)
   CFLAGS += -fopenmp
   LDFLAGS += -fopenmp
@@ -123,10 +134,17 @@ test-scalar:
 fuzz:
 	tests/fuzz.sh $(FUZZ_SECONDS)
 
+# ---- the installation: reflect on the default model ----
+RUN_MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
+RUN_ARGS ?=
+run: all
+	@examples/fetch-model.sh $(RUN_MODEL)
+	$(BUILD)/reflect -m $(RUN_MODEL) $(RUN_ARGS)
+
 clean:
 	rm -rf build
 
-.PHONY: all tests install test test-native sanitize test-arm test-scalar fuzz clean
+.PHONY: all tests install test test-native sanitize test-arm test-scalar fuzz clean run
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -59,6 +59,40 @@ static inline const char *test_data_path(const char *rel)
     return p;
 }
 
+/* A real model that is too big for ../shared (SmolLM2, fetched by examples/fetch-model.sh):
+ * looked for in $LATENT_TEST_DATA/models, then $LATENT_MODEL_CACHE (default
+ * ~/.cache/liblatent), then models/. When it is nowhere, a SKIP line says so — or, with
+ * LATENT_REQUIRE_MODELS=1 (CI sets it), a failure. */
+static inline const char *test_model_path(const char *name)
+{
+    static char paths[4][1024];
+    static int next;
+    char *p = paths[next++ % 4];
+    const char *cache = getenv("LATENT_MODEL_CACHE"), *home = getenv("HOME");
+    char dirs[3][768];
+    snprintf(dirs[0], sizeof dirs[0], "%s/models", test_data_dir());
+    if (cache && *cache)
+        snprintf(dirs[1], sizeof dirs[1], "%s", cache);
+    else
+        snprintf(dirs[1], sizeof dirs[1], "%s/.cache/liblatent", home && *home ? home : "/tmp");
+    snprintf(dirs[2], sizeof dirs[2], "models");
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        snprintf(p, sizeof paths[0], "%s/%s", dirs[i], name);
+        if (stat(p, &st) == 0)
+            return p;
+    }
+    const char *require = getenv("LATENT_REQUIRE_MODELS");
+    if (require && *require == '1') {
+        test_failed++;
+        printf("FAIL %s is needed (LATENT_REQUIRE_MODELS=1) but is not in %s, %s or %s: run "
+               "examples/fetch-model.sh\n", name, dirs[0], dirs[1], dirs[2]);
+    } else {
+        SKIP("%s (not in %s, %s or models/; examples/fetch-model.sh fetches it)", name, dirs[0], dirs[1]);
+    }
+    return NULL;
+}
+
 /* Reads a whole file into malloc'd memory (NUL-terminated); NULL on failure. */
 static inline char *test_read_file(const char *path, size_t *size)
 {

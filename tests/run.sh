@@ -6,6 +6,12 @@
 #   scalar    the host build with the scalar kernels forced
 #   sanitize  clang (or gcc) with AddressSanitizer + UndefinedBehaviorSanitizer
 #   arm       aarch64-linux-gnu-gcc -mcpu=cortex-a72 -static, run under qemu-aarch64 -cpu cortex-a72
+#   armhf     32-bit ARM (what 32-bit Raspberry Pi OS runs), scalar kernels, under qemu-arm
+#   i386      a Pentium II: gcc -m32 -march=pentium2, scalar kernels, no OpenMP, run natively
+#   riscv64   riscv64-linux-gnu-gcc, scalar kernels, under qemu-riscv64
+#   tsan      clang -fsanitize=thread, no OpenMP: test_threads (one model, contexts in threads)
+#   s390x     a big-endian host: only test_endian, which shows that GGUF files are refused
+#             with a clear message there (the format is little-endian)
 #
 # Each test binary prints lines of its own and ends with "N passed, N failed"; a binary
 # that crashes or prints no such line counts as one failure.
@@ -20,13 +26,13 @@ total_fail=0
 run_config() {
     config=$1
     runner=""
+    unset arch
     case $config in
     native) build=build; flags="" ;;
     scalar) build=build/scalar; flags="SCALAR=1" ;;
     sanitize)
         build=build/asan
         cc=clang; command -v clang >/dev/null 2>&1 || cc=gcc
-        flags="CC=$cc OPT=-O1 CFLAGS=-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined LDFLAGS=-fsanitize=address,undefined OPENMP=0"
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
         export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
         ;;
@@ -40,14 +46,49 @@ run_config() {
         flags="CC=aarch64-linux-gnu-gcc STATIC=1"
         runner="qemu-aarch64 -cpu cortex-a72"
         ;;
+    armhf|riscv64|s390x)
+        case $config in
+        armhf) cc=arm-linux-gnueabihf-gcc; runner="qemu-arm -cpu cortex-a15"
+               arch="-march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard" ;;
+        riscv64) cc=riscv64-linux-gnu-gcc; runner="qemu-riscv64"; arch="" ;;
+        s390x) cc=s390x-linux-gnu-gcc; runner="qemu-s390x"; arch="" ;;
+        esac
+        if ! command -v "$cc" >/dev/null 2>&1 || ! command -v "${runner%% *}" >/dev/null 2>&1; then
+            echo "$config: FAILED: $cc or ${runner%% *} missing (see .ci/run for the packages)"
+            total_fail=$((total_fail + 1))
+            return
+        fi
+        build=build/$config
+        flags="STATIC=1"
+        ;;
+    tsan)
+        build=build/tsan
+        cc=clang; command -v clang >/dev/null 2>&1 || cc=gcc
+        export TSAN_OPTIONS=halt_on_error=1
+        ;;
+    i386)
+        build=build/i386
+        cc="gcc -m32"
+        flags="OPENMP=0"
+        arch="-march=pentium2"
+        ;;
     *) echo "unknown configuration: $config"; total_fail=$((total_fail + 1)); return ;;
     esac
     echo "== $config: building into $build"
     # shellcheck disable=SC2086
-    if [ "$config" = sanitize ]; then
+    if [ -n "${arch+set}" ]; then
+        target=tests
+        [ "$config" = s390x ] && target=$build/tests/test_endian
+        make -s -j"$JOBS" BUILD=$build CC="$cc" $flags ARCH_FLAGS="$arch" $target >/dev/null ||
+            { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+    elif [ "$config" = tsan ]; then
+        make -s -j"$JOBS" BUILD=$build CC=$cc OPT=-O1 OPENMP=0 SAN="-fsanitize=thread" \
+            $build/tests/test_threads >/dev/null ||
+            { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+    elif [ "$config" = sanitize ]; then
         make -s -j"$JOBS" BUILD=$build CC=$cc OPT=-O1 OPENMP=0 \
-            CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-            LDFLAGS="-fsanitize=address,undefined" tests >/dev/null || { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+            SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+            tests >/dev/null || { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
     else
         make -s -j"$JOBS" BUILD=$build $flags tests >/dev/null || { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
     fi
