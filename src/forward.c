@@ -14,6 +14,22 @@
 
 #include "context.h"
 
+/* Threads are worth waking only for enough work: a parallel region costs microseconds
+ * (much more on a loaded machine), which is longer than a small model's whole matrix. */
+#define MIN_WORK_PER_THREAD (1 << 17)
+
+static int threads_for(const latent_context *ctx, const lk_matrix *w, int32_t n)
+{
+    int64_t work = w->rows * w->cols * (int64_t)n;
+    int64_t useful = work / MIN_WORK_PER_THREAD;
+    return useful < 1 ? 1 : useful < ctx->n_threads ? (int)useful : ctx->n_threads;
+}
+
+static void matmul(latent_context *ctx, const lk_matrix *w, const float *x, float *y, int32_t n)
+{
+    lk_matmul(w, x, y, n, ctx->work, threads_for(ctx, w, n));
+}
+
 static void add_bias(float *rows, const float *bias, int32_t n, int64_t width)
 {
     if (!bias)
@@ -74,10 +90,13 @@ static void attention(latent_context *ctx, int32_t layer, int32_t n, size_t pos0
     const lt_hparams *hp = &ctx->model->hp;
     int64_t q_dim = (int64_t)hp->n_heads * hp->head_dim;
     int64_t items = (int64_t)n * hp->n_heads;
+    int64_t work = items * (int64_t)(pos0 + (size_t)n) * hp->head_dim * 2;
+    int threads = work / MIN_WORK_PER_THREAD < ctx->n_threads ? (int)(work / MIN_WORK_PER_THREAD) : ctx->n_threads;
+    (void)threads;
     /* Each (token, head) is computed whole by one thread: results do not depend on the
      * thread count. */
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(ctx->n_threads) schedule(dynamic, 1) if (items > 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
 #endif
     for (int64_t item = 0; item < items; item++) {
         int thread = 0;
@@ -100,7 +119,6 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
     int64_t dim = hp->dim, hd = hp->head_dim;
     int64_t q_dim = (int64_t)hp->n_heads * hd, kv_dim = (int64_t)hp->n_kv_heads * hd;
     int64_t ffn = hp->ffn_dim;
-    int threads = ctx->n_threads;
 
     /* token embeddings */
     for (int32_t t = 0; t < n; t++)
@@ -121,9 +139,9 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
             lk_rmsnorm(ctx->xb + t * dim, ctx->x + t * dim, L->attn_norm, dim, hp->rms_eps);
 
         /* q, k, v for every token of the batch */
-        lk_matmul(&L->wq, ctx->xb, ctx->q, n, ctx->work, threads);
-        lk_matmul(&L->wk, ctx->xb, ctx->k, n, ctx->work, threads);
-        lk_matmul(&L->wv, ctx->xb, ctx->v, n, ctx->work, threads);
+        matmul(ctx, &L->wq, ctx->xb, ctx->q, n);
+        matmul(ctx, &L->wk, ctx->xb, ctx->k, n);
+        matmul(ctx, &L->wv, ctx->xb, ctx->v, n);
         add_bias(ctx->q, L->bq, n, q_dim);
         add_bias(ctx->k, L->bk, n, kv_dim);
         add_bias(ctx->v, L->bv, n, kv_dim);
@@ -140,7 +158,7 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
         attention(ctx, l, n, pos0);
 
         /* output projection and residual connection */
-        lk_matmul(&L->wo, ctx->att, ctx->xb, n, ctx->work, threads);
+        matmul(ctx, &L->wo, ctx->att, ctx->xb, n);
         residual_add(ctx->x, ctx->xb, n * dim);
 
         /* feed-forward rmsnorm */
@@ -148,10 +166,10 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
             lk_rmsnorm(ctx->xb + t * dim, ctx->x + t * dim, L->ffn_norm, dim, hp->rms_eps);
 
         /* SwiGLU: down(silu(gate(x)) · up(x)), and residual connection */
-        lk_matmul(&L->w_gate, ctx->xb, ctx->hb, n, ctx->work, threads);
-        lk_matmul(&L->w_up, ctx->xb, ctx->hb2, n, ctx->work, threads);
+        matmul(ctx, &L->w_gate, ctx->xb, ctx->hb, n);
+        matmul(ctx, &L->w_up, ctx->xb, ctx->hb2, n);
         lk_silu_mul(ctx->hb, ctx->hb2, n * ffn);
-        lk_matmul(&L->w_down, ctx->hb, ctx->xb, n, ctx->work, threads);
+        matmul(ctx, &L->w_down, ctx->hb, ctx->xb, n);
         residual_add(ctx->x, ctx->xb, n * dim);
     }
 
@@ -161,5 +179,5 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
     int32_t first = all_logits ? 0 : n - 1, rows = n - first;
     for (int32_t t = first; t < n; t++)
         lk_rmsnorm(ctx->xb + (t - first) * dim, ctx->x + t * dim, m->output_norm, dim, hp->rms_eps);
-    lk_matmul(&m->output, ctx->xb, logits, rows, ctx->work, threads);
+    matmul(ctx, &m->output, ctx->xb, logits, rows);
 }
