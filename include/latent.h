@@ -251,6 +251,25 @@ latent_status latent_gguf_writer_add_tensor(latent_gguf_writer *w, const char *n
 latent_status latent_gguf_writer_write(latent_gguf_writer *w, const char *path);
 
 
+/* Rewrites a GGUF model with its weights in another type. `preset` is one of f32 f16
+ * bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k q4_k_m q5_k_m. Unless `pure`,
+ * each tensor's type follows what llama.cpp's llama-quantize gives under the same name
+ * (the output matrix in q6_K, more bits for some attn_v and ffn_down layers in the mixed
+ * presets; q3_k, q4_k and q5_k are the _M presets, as there). One-dimensional tensors
+ * stay f32; a tensor whose rows are not whole blocks of its type falls back to the
+ * nearest type that fits (logged at INFO, and visible to `progress`). */
+typedef struct latent_quantize_params {
+    int pure; /* every 2-D weight in the preset's type */
+    /* Called after each tensor (may be NULL): its name, index, count, and types. */
+    void (*progress)(const char *tensor, int64_t i, int64_t n, uint32_t from, uint32_t to,
+                     void *user);
+    void *user;
+} latent_quantize_params;
+
+latent_quantize_params latent_quantize_default_params(void);
+latent_status latent_quantize_file(const char *in_path, const char *out_path, const char *preset,
+                                   const latent_quantize_params *params);
+
 /* ============================================================================
  * Model: weights and vocabulary, read-only once loaded, shared by contexts
  * ========================================================================== */
@@ -356,7 +375,7 @@ typedef struct latent_sampler_params {
     float frequency_penalty; /* subtract per occurrence in the window; 0: off */
     float presence_penalty;  /* subtract once if present in the window; 0: off */
     int32_t penalty_window;  /* how many recent tokens the penalties see; default 64 */
-    uint64_t seed;           /* the same seed gives the same choices on every machine */
+    uint64_t seed;           /* the same seed gives the same choices on every machine; default 42 */
 } latent_sampler_params;
 
 latent_sampler_params latent_sampler_default_params(void);
