@@ -841,6 +841,9 @@ static void test_options(void)
     if (o.out)
         fclose(o.out);
     wall_close(NULL);
+    CHECK(wall_write(NULL, "x", 1) == -1 && wall_paragraph(NULL) == -1 &&
+              wall_clear(NULL) == -1 && wall_message(NULL, "x") == -1 && wall_frame(NULL, NULL, 0) == 0,
+          "a NULL wall is an error, not a crash");
 }
 
 /* The term backend draws each frame over the last: the second frame moves back up. */

@@ -9,8 +9,14 @@
  *     └─┴─┘•
  *
  * Each frame is drawn over the last one: the cursor goes back up by the lines drawn.
+ * A wall wider than the terminal (16 modules need 96 columns) drops the gap column
+ * (the decimal point then lights the module's bottom-right corner), so 16 modules fit
+ * 80 columns; what still does not fit is clipped, keeping the newest (bottom) rows,
+ * because a wrapped line would break the redraw in place.
  */
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "wall.h"
 
@@ -82,19 +88,51 @@ static const char *cell(uint32_t m, int r, int c, int *lit)
     return joint[joint_bits(m, r, c, 0)];
 }
 
+static int row_lit(const uint32_t *masks, int cols)
+{
+    for (int c = 0; c < cols; c++)
+        if (masks[c])
+            return 1;
+    return 0;
+}
+
+/* The terminal's size, or 0 x 0 when out is no terminal (then nothing is clipped). */
+static void term_size(FILE *out, int *width, int *height)
+{
+    struct winsize ws;
+    *width = *height = 0;
+    if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0)
+        *width = ws.ws_col, *height = ws.ws_row;
+}
+
 static int term_draw(void *self, const uint32_t *masks)
 {
     term *t = self;
+    int width, height;
+    term_size(t->out, &width, &height); /* each frame: the window may have been resized */
+    int pitch = width > 0 && width < 6 * t->cols ? 5 : 6;
+    int cols = width > 0 && width / pitch < t->cols ? (width / pitch > 0 ? width / pitch : 1)
+                                                    : t->cols;
+    int first = 0, shown = height > 0 ? height / 6 : t->rows; /* rows that fit */
+    if (shown < 1)
+        shown = 1;
+    if (shown < t->rows) { /* keep the newest text: the window ends at its last row */
+        int last = t->rows - 1;
+        while (last >= shown && !row_lit(masks + last * t->cols, t->cols))
+            last--;
+        first = last + 1 - shown;
+    }
+
     if (t->lines_up)
         fprintf(t->out, "\x1b[%dA\r", t->lines_up);
     int lines = 0, lit_now = -1;
-    for (int row = 0; row < t->rows; row++) {
+    for (int row = first; row < first + shown && row < t->rows; row++) {
         for (int r = 0; r < 6; r++) {
-            if (r == 5 && row == t->rows - 1)
+            if (r == 5 && (row == t->rows - 1 || row == first + shown - 1))
                 break; /* no gap line under the last row */
-            for (int col = 0; col < t->cols && r < 5; col++) {
+            for (int col = 0; col < cols && r < 5; col++) {
                 uint32_t m = masks[row * t->cols + col];
-                for (int c = 0; c < 6; c++) {
+                for (int c = 0; c < pitch; c++) {
                     int lit;
                     const char *ch;
                     if (c == 5) {
@@ -102,6 +140,8 @@ static int term_draw(void *self, const uint32_t *masks)
                         ch = r == 4 ? "•" : " ";
                     } else {
                         ch = cell(m, r, c, &lit);
+                        if (pitch == 5 && r == 4 && c == 4 && (m & WALL_DP) && !lit)
+                            ch = "•", lit = 1; /* no gap column: the dp takes the corner */
                     }
                     if (lit != lit_now)
                         fputs(lit ? LIT : UNLIT, t->out), lit_now = lit;

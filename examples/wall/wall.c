@@ -237,6 +237,8 @@ const char *wall_backend(const wall *w)
 
 size_t wall_frame(const wall *w, uint32_t *masks, size_t n)
 {
+    if (!w)
+        return 0;
     size_t total = (size_t)w->cols * (size_t)w->rows;
     for (size_t k = 0; k < total && k < n; k++)
         masks[k] = wall_glyph(w->cells[k]);
@@ -271,11 +273,13 @@ static void put_cp(wall_layout *l, uint32_t cp)
 
 int wall_write(wall *w, const char *utf8, size_t len)
 {
+    if (!w)
+        return wall_fail("wall: no wall (did wall_open fail?)");
     if (w->fresh) {
         wall_layout_clear(&w->layout);
         w->fresh = 0;
     }
-    for (size_t k = 0; k < len; k++) {
+    for (size_t k = 0; utf8 && k < len; k++) {
         uint32_t cp[2];
         int got = wall_utf8_push(&w->utf8, (unsigned char)utf8[k], cp);
         for (int j = 0; j < got; j++)
@@ -286,6 +290,8 @@ int wall_write(wall *w, const char *utf8, size_t len)
 
 int wall_paragraph(wall *w)
 {
+    if (!w)
+        return wall_fail("wall: no wall (did wall_open fail?)");
     uint32_t cp;
     if (wall_utf8_flush(&w->utf8, &cp))
         put_cp(&w->layout, cp);
@@ -295,6 +301,8 @@ int wall_paragraph(wall *w)
 
 int wall_clear(wall *w)
 {
+    if (!w)
+        return wall_fail("wall: no wall (did wall_open fail?)");
     w->utf8 = (wall_utf8){0};
     w->fresh = 0;
     wall_layout_clear(&w->layout);
@@ -303,6 +311,8 @@ int wall_clear(wall *w)
 
 int wall_message(wall *w, const char *text)
 {
+    if (!w)
+        return wall_fail("wall: no wall (did wall_open fail?)");
     wall_utf8 d = {0};
     uint32_t cp[2];
     wall_layout_clear(&w->layout);
