@@ -63,6 +63,9 @@ enum {
 #define MAX_TOK 4 /* tokens dotted with one row at a time */
 #define GROUP 4   /* 32-element blocks whose sums share one vector of four lanes */
 #define INLINE static inline __attribute__((always_inline))
+/* The loops over blocks of a group, tokens, nibble halves and sub-blocks have a fixed trip
+ * count; GCC at -O2 keeps some as loops, with their vectors spilled to the stack. */
+#define UNROLL _Pragma("GCC unroll 16")
 
 static inline float half_to_float(lk_half h)
 {
@@ -81,6 +84,30 @@ INLINE float32x4_t halves4(const void *p, size_t stride)
     v = vld1_lane_u16((const uint16_t *)(c + 2 * stride), v, 2);
     v = vld1_lane_u16((const uint16_t *)(c + 3 * stride), v, 3);
     return vcvt_f32_f16(vreinterpret_f16_u16(v));
+}
+
+/* 32 or 64 bytes as separate q registers: plain loads pair into ldp with an immediate
+ * offset, where ld1 {v0-v3} only post-increments (one address register per load) and
+ * ties its registers together. */
+INLINE int8x16x2_t load_s8_x2(const int8_t *p)
+{
+    int8x16x2_t v = {{vld1q_s8(p), vld1q_s8(p + 16)}};
+    return v;
+}
+INLINE uint8x16x2_t load_u8_x2(const uint8_t *p)
+{
+    uint8x16x2_t v = {{vld1q_u8(p), vld1q_u8(p + 16)}};
+    return v;
+}
+INLINE int8x16x4_t load_s8_x4(const int8_t *p)
+{
+    int8x16x4_t v = {{vld1q_s8(p), vld1q_s8(p + 16), vld1q_s8(p + 32), vld1q_s8(p + 48)}};
+    return v;
+}
+INLINE uint8x16x4_t load_u8_x4(const uint8_t *p)
+{
+    uint8x16x4_t v = {{vld1q_u8(p), vld1q_u8(p + 16), vld1q_u8(p + 32), vld1q_u8(p + 48)}};
+    return v;
 }
 
 /* 16 weight bytes times 16 activation bytes, into 8 int16 lanes of 2 products each
@@ -218,6 +245,7 @@ INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n,
     const uint8x16_t bit = vld1q_u8(BIT_OF_BYTE);
     int64_t nb = n / QK4_0, nbp = padded_blocks(nb);
     float32x4_t acc[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
     uint8_t pad[GROUP * sizeof(block_q5_1)];
@@ -229,6 +257,7 @@ INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n,
             b = pad;
         }
         int8x16_t lo[GROUP], hi[GROUP];
+        UNROLL
         for (int i = 0; i < GROUP; i++) {
             uint8x16_t q = vld1q_u8(b + i * bs + qs_off);
             uint8x16_t l = vandq_u8(q, low4), h = vshrq_n_u8(q, 4);
@@ -243,11 +272,13 @@ INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n,
         }
         float32x4_t dw = halves4(b, bs);
         float32x4_t mw = has_m ? halves4(b + 2, bs) : vdupq_n_f32(0);
+        UNROLL
         for (int t = 0; t < nt; t++) {
             a8_row a = a8_at(x, x_stride, t, nbp);
             int16x8_t p[GROUP];
+            UNROLL
             for (int i = 0; i < GROUP; i++) {
-                int8x16x2_t y = vld1q_s8_x2(a.qs + (g + i) * QK8_0);
+                int8x16x2_t y = load_s8_x2(a.qs + (g + i) * QK8_0);
                 p[i] = mla16(mul16(lo[i], y.val[0]), hi[i], y.val[1]);
             }
             int32x4_t isum;
@@ -263,6 +294,7 @@ INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n,
                 acc[t] = vfmaq_f32(acc[t], mw, vld1q_f32(a.s + g));
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = vaddvq_f32(acc[t]);
 }
@@ -292,6 +324,7 @@ INLINE void dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n,
     const block_q8_0 *wb = w;
     int64_t nb = n / QK8_0, nbp = padded_blocks(nb);
     float32x4_t acc[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
     block_q8_0 pad[GROUP];
@@ -303,20 +336,24 @@ INLINE void dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n,
             b = pad;
         }
         int8x16x2_t q[GROUP];
+        UNROLL
         for (int i = 0; i < GROUP; i++)
-            q[i] = vld1q_s8_x2(b[i].qs);
+            q[i] = load_s8_x2(b[i].qs);
         float32x4_t dw = halves4(&b[0].d, sizeof *b);
+        UNROLL
         for (int t = 0; t < nt; t++) {
             a8_row a = a8_at(x, x_stride, t, nbp);
             int32x4_t s[GROUP];
+            UNROLL
             for (int i = 0; i < GROUP; i++) {
-                int8x16x2_t y = vld1q_s8_x2(a.qs + (g + i) * QK8_0);
+                int8x16x2_t y = load_s8_x2(a.qs + (g + i) * QK8_0);
                 s[i] = vpadalq_s16(vpaddlq_s16(mul16(q[i].val[0], y.val[0])), mul16(q[i].val[1], y.val[1]));
             }
             int32x4_t isum = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
             acc[t] = vfmaq_f32(acc[t], vcvtq_f32_s32(isum), vmulq_f32(dw, vld1q_f32(a.d + g)));
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = vaddvq_f32(acc[t]);
 }
@@ -358,7 +395,7 @@ INLINE int32x4_t k4_min_sums(const block_q8_K *xb, int16x8_t mins16)
  * sub-blocks' products as 4 int16 lanes each (4 products per lane). */
 INLINE int16x8_t k4_pair(const uint8x16_t v[4], const int8_t *y)
 {
-    int8x16x4_t a = vld1q_s8_x4(y);
+    int8x16x4_t a = load_s8_x4(y);
     int16x8_t lo = mla16(mul16(vreinterpretq_s8_u8(v[0]), a.val[0]), vreinterpretq_s8_u8(v[1]), a.val[1]);
     int16x8_t hi = mla16(mul16(vreinterpretq_s8_u8(v[2]), a.val[2]), vreinterpretq_s8_u8(v[3]), a.val[3]);
     return vpaddq_s16(lo, hi);
@@ -373,6 +410,7 @@ INLINE void dot_q4q5_K_n(const void *w, const void *x, size_t x_stride, int64_t 
 {
     const size_t bs = five ? sizeof(block_q5_K) : sizeof(block_q4_K);
     float32x4_t acc[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
     const uint8x16_t low4 = vdupq_n_u8(0x0F), sixteen = vdupq_n_u8(16);
@@ -390,13 +428,15 @@ INLINE void dot_q4q5_K_n(const void *w, const void *x, size_t x_stride, int64_t 
         float dw = half_to_float(head->d), dminw = half_to_float(head->dmin);
         uint8x16x2_t qh = {{vdupq_n_u8(0), vdupq_n_u8(0)}};
         if (five)
-            qh = vld1q_u8_x2(((const block_q5_K *)blk)->qh);
+            qh = load_u8_x2(((const block_q5_K *)blk)->qh);
         int32x4_t quad[MAX_TOK][2]; /* sub-blocks 0..3 and 4..7 */
+        UNROLL
         for (int cp = 0; cp < 2; cp++) {
             uint8x16_t v[2][4]; /* per c: low nibbles (2 vectors), high nibbles (2) */
+            UNROLL
             for (int i = 0; i < 2; i++) {
                 int c = 2 * cp + i;
-                uint8x16x2_t q = vld1q_u8_x2(qs + 32 * c);
+                uint8x16x2_t q = load_u8_x2(qs + 32 * c);
                 v[i][0] = vandq_u8(q.val[0], low4);
                 v[i][1] = vandq_u8(q.val[1], low4);
                 v[i][2] = vshrq_n_u8(q.val[0], 4);
@@ -410,6 +450,7 @@ INLINE void dot_q4q5_K_n(const void *w, const void *x, size_t x_stride, int64_t 
                     v[i][3] = vmlsq_u8(v[i][3], vtstq_u8(qh.val[1], bit_hi), sixteen);
                 }
             }
+            UNROLL
             for (int t = 0; t < nt; t++) {
                 const int8_t *y = q8_K_at(x, x_stride, t, b)->qs + 128 * cp;
                 /* sub-blocks 2c, 2c+1: 4 lanes each */
@@ -420,6 +461,7 @@ INLINE void dot_q4q5_K_n(const void *w, const void *x, size_t x_stride, int64_t 
                     quad[t][cp] = vpaddlq_s16(vpaddq_s16(pair0, pair1));
             }
         }
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = q8_K_at(x, x_stride, t, b);
             int32x4_t isum = vmlaq_s32(vmulq_s32(quad[t][0], sc_lo), quad[t][1], sc_hi);
@@ -428,6 +470,7 @@ INLINE void dot_q4q5_K_n(const void *w, const void *x, size_t x_stride, int64_t 
             acc[t] = vfmsq_f32(acc[t], vcvtq_f32_s32(msum), vdupq_n_f32(xb->d * dminw));
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = vaddvq_f32(acc[t]);
 }
@@ -449,7 +492,7 @@ INLINE void dot_q5_K_n(const void *w, const void *x, size_t s, int64_t n, float 
 INLINE int32x4_t half_sums(const int8x16_t q[4][2], const int8_t *y, int32x4_t isum, int32x4_t sc0,
                            int32x4_t sc1)
 {
-    int8x16x4_t y01 = vld1q_s8_x4(y), y23 = vld1q_s8_x4(y + 64);
+    int8x16x4_t y01 = load_s8_x4(y), y23 = load_s8_x4(y + 64);
     int16x8_t a0 = vpaddq_s16(mul16(q[0][0], y01.val[0]), mul16(q[0][1], y01.val[1]));
     int16x8_t a1 = vpaddq_s16(mul16(q[1][0], y01.val[2]), mul16(q[1][1], y01.val[3]));
     int16x8_t a2 = vpaddq_s16(mul16(q[2][0], y23.val[0]), mul16(q[2][1], y23.val[1]));
@@ -478,6 +521,7 @@ INLINE void dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
 {
     const block_q6_K *wb = w;
     float32x4_t acc[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
     const uint8x16_t flip = vdupq_n_u8(0xAA), top4 = vdupq_n_u8(0xF0);
@@ -485,12 +529,15 @@ INLINE void dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
         int32x4_t sc[4];
         widen_s8(vld1q_s8(wb[b].scales), sc);
         int32x4_t isum[MAX_TOK];
+        UNROLL
         for (int t = 0; t < nt; t++)
             isum[t] = vdupq_n_s32(0);
+        UNROLL
         for (int h = 0; h < 2; h++) {
-            uint8x16x4_t ql = vld1q_u8_x4(wb[b].ql + 64 * h);
-            uint8x16x2_t qh = vld1q_u8_x2(wb[b].qh + 32 * h);
+            uint8x16x4_t ql = load_u8_x4(wb[b].ql + 64 * h);
+            uint8x16x2_t qh = load_u8_x2(wb[b].qh + 32 * h);
             int8x16_t q[4][2];
+            UNROLL
             for (int lh = 0; lh < 2; lh++) {
                 int8x16_t f = vreinterpretq_s8_u8(veorq_u8(qh.val[lh], flip));
                 uint8x16_t a = ql.val[lh], c = ql.val[2 + lh];
@@ -499,14 +546,17 @@ INLINE void dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
                 q[2][lh] = vreinterpretq_s8_u8(vsriq_n_u8(vreinterpretq_u8_s8(vshrq_n_s8(vshlq_n_s8(f, 2), 2)), a, 4));
                 q[3][lh] = vreinterpretq_s8_u8(vsriq_n_u8(vreinterpretq_u8_s8(vshrq_n_s8(f, 2)), c, 4));
             }
+            UNROLL
             for (int t = 0; t < nt; t++)
                 isum[t] = half_sums((const int8x16_t(*)[2])q, q8_K_at(x, x_stride, t, b)->qs + 128 * h, isum[t],
                                     sc[2 * h], sc[2 * h + 1]);
         }
         float dw = half_to_float(wb[b].d);
+        UNROLL
         for (int t = 0; t < nt; t++)
             acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(isum[t]), q8_K_at(x, x_stride, t, b)->d * dw);
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = vaddvq_f32(acc[t]);
 }
@@ -517,6 +567,7 @@ INLINE void dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
 {
     const block_q2_K *wb = w;
     float32x4_t acc[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
     const uint8x16_t low2 = vdupq_n_u8(3), low4 = vdupq_n_u8(0x0F);
@@ -528,11 +579,14 @@ INLINE void dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
         int16x8_t mins_lo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(mins)));
         int16x8_t mins_hi = vreinterpretq_s16_u16(vmovl_high_u8(mins));
         int32x4_t isum[MAX_TOK];
+        UNROLL
         for (int t = 0; t < nt; t++)
             isum[t] = vdupq_n_s32(0);
+        UNROLL
         for (int h = 0; h < 2; h++) {
-            uint8x16x2_t qs = vld1q_u8_x2(wb[b].qs + 32 * h);
+            uint8x16x2_t qs = load_u8_x2(wb[b].qs + 32 * h);
             int8x16_t q[4][2];
+            UNROLL
             for (int lh = 0; lh < 2; lh++) {
                 uint8x16_t v = qs.val[lh];
                 q[0][lh] = vreinterpretq_s8_u8(vandq_u8(v, low2));
@@ -540,11 +594,13 @@ INLINE void dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
                 q[2][lh] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), low2));
                 q[3][lh] = vreinterpretq_s8_u8(vshrq_n_u8(v, 6));
             }
+            UNROLL
             for (int t = 0; t < nt; t++)
                 isum[t] = half_sums((const int8x16_t(*)[2])q, q8_K_at(x, x_stride, t, b)->qs + 128 * h, isum[t],
                                     sc[2 * h], sc[2 * h + 1]);
         }
         float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = q8_K_at(x, x_stride, t, b);
             int16x8_t bs0 = vld1q_s16(xb->bsums), bs1 = vld1q_s16(xb->bsums + 8);
@@ -556,6 +612,7 @@ INLINE void dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
             acc[t] = vfmsq_f32(acc[t], vcvtq_f32_s32(msum), vdupq_n_f32(xb->d * dminw));
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = vaddvq_f32(acc[t]);
 }
@@ -567,6 +624,7 @@ INLINE void dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
 {
     const block_q3_K *wb = w;
     float32x4_t acc[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
     const uint8x16_t low2 = vdupq_n_u8(3), four = vdupq_n_u8(4);
@@ -581,29 +639,36 @@ INLINE void dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
                              ((a1 >> 4) & 0x0F0F0F0Fu) | ((a2 >> 6) & 0x03030303u) << 4};
         int32x4_t sc[4];
         widen_s8(vsubq_s8(vreinterpretq_s8_u32(vld1q_u32(words)), vdupq_n_s8(32)), sc);
-        uint8x16x2_t hm = vld1q_u8_x2(wb[b].hmask);
+        uint8x16x2_t hm = load_u8_x2(wb[b].hmask);
         int32x4_t isum[MAX_TOK];
+        UNROLL
         for (int t = 0; t < nt; t++)
             isum[t] = vdupq_n_s32(0);
+        UNROLL
         for (int h = 0; h < 2; h++) {
-            uint8x16x2_t qs = vld1q_u8_x2(wb[b].qs + 32 * h);
+            uint8x16x2_t qs = load_u8_x2(wb[b].qs + 32 * h);
             int8x16_t q[4][2];
+            UNROLL
             for (int k = 0; k < 4; k++) {
                 uint8x16_t bit = vdupq_n_u8((uint8_t)(1u << (4 * h + k)));
+                UNROLL
                 for (int lh = 0; lh < 2; lh++) {
                     uint8x16_t v = vandq_u8(vshrq_n_u8(qs.val[lh], 2 * k), low2);
                     uint8x16_t minus4 = vbicq_u8(four, vtstq_u8(hm.val[lh], bit));
                     q[k][lh] = vreinterpretq_s8_u8(vsubq_u8(v, minus4));
                 }
             }
+            UNROLL
             for (int t = 0; t < nt; t++)
                 isum[t] = half_sums((const int8x16_t(*)[2])q, q8_K_at(x, x_stride, t, b)->qs + 128 * h, isum[t],
                                     sc[2 * h], sc[2 * h + 1]);
         }
         float dw = half_to_float(wb[b].d);
+        UNROLL
         for (int t = 0; t < nt; t++)
             acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(isum[t]), q8_K_at(x, x_stride, t, b)->d * dw);
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = vaddvq_f32(acc[t]);
 }
@@ -631,12 +696,14 @@ INLINE float load1_bf16(const void *p, int64_t i) { return lk_bf16_to_f32(((cons
                      int nt)                                                                 \
     {                                                                                        \
         float32x4_t acc0[MAX_TOK], acc1[MAX_TOK];                                            \
+        UNROLL                                                                               \
         for (int t = 0; t < nt; t++)                                                         \
             acc0[t] = acc1[t] = vdupq_n_f32(0);                                              \
         int64_t i = 0;                                                                       \
         for (; i + 16 <= n; i += 16) {                                                       \
             float32x4_t w0 = load4(w, i), w1 = load4(w, i + 4);                              \
             float32x4_t w2 = load4(w, i + 8), w3 = load4(w, i + 12);                         \
+            UNROLL                                                                           \
             for (int t = 0; t < nt; t++) {                                                   \
                 const float *xt = (const float *)((const char *)x + t * x_stride) + i;       \
                 acc0[t] = vfmaq_f32(acc0[t], w0, vld1q_f32(xt));                             \
@@ -647,11 +714,13 @@ INLINE float load1_bf16(const void *p, int64_t i) { return lk_bf16_to_f32(((cons
         }                                                                                    \
         for (; i + 4 <= n; i += 4) {                                                         \
             float32x4_t w0 = load4(w, i);                                                    \
+            UNROLL                                                                           \
             for (int t = 0; t < nt; t++) {                                                   \
                 const float *xt = (const float *)((const char *)x + t * x_stride) + i;       \
                 acc0[t] = vfmaq_f32(acc0[t], w0, vld1q_f32(xt));                             \
             }                                                                                \
         }                                                                                    \
+        UNROLL                                                                               \
         for (int t = 0; t < nt; t++) {                                                       \
             const float *xt = (const float *)((const char *)x + t * x_stride);               \
             float sum = vaddvq_f32(vaddq_f32(acc0[t], acc1[t]));                             \
@@ -823,10 +892,12 @@ void lk_neon_accumulate_rows(const lk_matrix *v, const float *a, float *out)
             for (int64_t c = 0; c + QK8_0 <= n; c += QK8_0) {
                 /* ar * (d * q), as the oracle groups it */
                 float32x4_t dv = vdupq_n_f32(half_to_float(b[c / QK8_0].d));
-                int8x16x2_t q = vld1q_s8_x2(b[c / QK8_0].qs);
+                int8x16x2_t q = load_s8_x2(b[c / QK8_0].qs);
+                UNROLL
                 for (int h = 0; h < 2; h++) {
                     int32x4_t wide[4];
                     widen_s8(q.val[h], wide);
+                    UNROLL
                     for (int j = 0; j < 4; j++) {
                         float *o = out + c + 16 * h + 4 * j;
                         float32x4_t val = vmulq_f32(dv, vcvtq_f32_s32(wide[j]));
