@@ -60,6 +60,10 @@ struct latent_model {
     int32_t n_converted;
 };
 
+/* Builds a model on a parsed view, taking ownership of it (freed on failure too). The
+ * loader's core, apart from files: the fuzz target calls it on bytes in memory. */
+latent_status lt_model_from_view(latent_gguf *gguf, int vocab_only, latent_model **out);
+
 /* The tokenizer built from the model's metadata (never NULL for a loaded model). */
 const struct lt_vocab *lt_model_vocab(const latent_model *model);
 
