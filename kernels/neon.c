@@ -74,16 +74,31 @@ static inline float half_to_float(lk_half h)
     return (float)f;
 }
 
-/* The f16 values at p, p + stride, p + 2 stride and p + 3 stride bytes, as four floats:
- * four lane loads and one fcvtl. */
+/* The 32-bit word at p (ldr s, immediate offsets). */
+INLINE uint32x2_t word_at(const void *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    return vcreate_u32(w);
+}
+
+/* The f16 pairs at the start of four blocks stride bytes apart (d and the next two bytes:
+ * q4_1 / q5_1's m): four ldr s, two zip1, one uzp1 per half, one fcvtl per half, where
+ * lane loads would each need an address register of their own. */
 INLINE float32x4_t halves4(const void *p, size_t stride)
 {
     const char *c = p;
-    uint16x4_t v = vld1_dup_u16((const uint16_t *)c);
-    v = vld1_lane_u16((const uint16_t *)(c + stride), v, 1);
-    v = vld1_lane_u16((const uint16_t *)(c + 2 * stride), v, 2);
-    v = vld1_lane_u16((const uint16_t *)(c + 3 * stride), v, 3);
-    return vcvt_f32_f16(vreinterpret_f16_u16(v));
+    uint16x4_t v01 = vreinterpret_u16_u32(vzip1_u32(word_at(c), word_at(c + stride)));
+    uint16x4_t v23 = vreinterpret_u16_u32(vzip1_u32(word_at(c + 2 * stride), word_at(c + 3 * stride)));
+    return vcvt_f32_f16(vreinterpret_f16_u16(vuzp1_u16(v01, v23)));
+}
+INLINE void halves4_pairs(const void *p, size_t stride, float32x4_t *first, float32x4_t *second)
+{
+    const char *c = p;
+    uint16x4_t v01 = vreinterpret_u16_u32(vzip1_u32(word_at(c), word_at(c + stride)));
+    uint16x4_t v23 = vreinterpret_u16_u32(vzip1_u32(word_at(c + 2 * stride), word_at(c + 3 * stride)));
+    *first = vcvt_f32_f16(vreinterpret_f16_u16(vuzp1_u16(v01, v23)));
+    *second = vcvt_f32_f16(vreinterpret_f16_u16(vuzp2_u16(v01, v23)));
 }
 
 /* 32 or 64 bytes as separate q registers: plain loads pair into ldp with an immediate
@@ -226,13 +241,11 @@ static const uint8_t BIT_OF_BYTE[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8,
  * (16 products of at most 15 * 127 per lane: 30480), 5-bit ones one level (8 of at most
  * 31 * 127: 31496) before saddlp widens them. q4_0 / q5_0 then subtract 8 / 16 times the
  * block's activation sum, exactly; q4_1 / q5_1 add m * s in float. */
-INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt,
-                       int kind)
+/* One group of four blocks at b (bs bytes each) for every token: acc[t] += the group's
+ * four block sums in four lanes. */
+INLINE void q4q5_group(const uint8_t *b, size_t bs, int64_t g, const void *x, size_t x_stride, int64_t nbp,
+                       float32x4_t *acc, int nt, int kind)
 {
-    const size_t bs = kind == K_Q4_0   ? sizeof(block_q4_0)
-                      : kind == K_Q4_1 ? sizeof(block_q4_1)
-                      : kind == K_Q5_0 ? sizeof(block_q5_0)
-                                       : sizeof(block_q5_1);
     const size_t qs_off = kind == K_Q4_0   ? offsetof(block_q4_0, qs)
                           : kind == K_Q4_1 ? offsetof(block_q4_1, qs)
                           : kind == K_Q5_0 ? offsetof(block_q5_0, qs)
@@ -241,58 +254,75 @@ INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n,
     const int five = kind == K_Q5_0 || kind == K_Q5_1, has_m = kind == K_Q4_1 || kind == K_Q5_1;
     const int offset = kind == K_Q4_0 ? 8 : kind == K_Q5_0 ? 16 : 0;
     const uint8x16_t low4 = vdupq_n_u8(0x0F), sixteen = vdupq_n_u8(16);
-    const uint8x16_t spread_lo = vld1q_u8(Q5_SPREAD), spread_hi = vld1q_u8(Q5_SPREAD + 16);
-    const uint8x16_t bit = vld1q_u8(BIT_OF_BYTE);
-    int64_t nb = n / QK4_0, nbp = padded_blocks(nb);
+    int8x16_t lo[GROUP], hi[GROUP];
+    UNROLL
+    for (int i = 0; i < GROUP; i++) {
+        uint8x16_t q = vld1q_u8(b + i * bs + qs_off);
+        uint8x16_t l = vandq_u8(q, low4), h = vshrq_n_u8(q, 4);
+        if (five) { /* nibble - mask * 16: mask is -1 where the fifth bit is set */
+            uint8x16_t m_lo, m_hi;
+            q5_masks(b + i * bs + qh_off, vld1q_u8(Q5_SPREAD), vld1q_u8(Q5_SPREAD + 16), vld1q_u8(BIT_OF_BYTE),
+                     &m_lo, &m_hi);
+            l = vmlsq_u8(l, m_lo, sixteen);
+            h = vmlsq_u8(h, m_hi, sixteen);
+        }
+        lo[i] = vreinterpretq_s8_u8(l);
+        hi[i] = vreinterpretq_s8_u8(h);
+    }
+    float32x4_t dw, mw = vdupq_n_f32(0);
+    if (has_m)
+        halves4_pairs(b, bs, &dw, &mw);
+    else
+        dw = halves4(b, bs);
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        a8_row a = a8_at(x, x_stride, t, nbp);
+        int16x8_t p[GROUP];
+        UNROLL
+        for (int i = 0; i < GROUP; i++) {
+            int8x16x2_t y = load_s8_x2(a.qs + (g + i) * QK8_0);
+            p[i] = mla16(mul16(lo[i], y.val[0]), hi[i], y.val[1]);
+        }
+        int32x4_t isum;
+        if (five)
+            isum = vpaddq_s32(vpaddlq_s16(vpaddq_s16(p[0], p[1])), vpaddlq_s16(vpaddq_s16(p[2], p[3])));
+        else
+            isum = vpaddlq_s16(vpaddq_s16(vpaddq_s16(p[0], p[1]), vpaddq_s16(p[2], p[3])));
+        if (offset)
+            isum = vmlsq_n_s32(isum, vld1q_s32(a.sum + g), offset);
+        float32x4_t d = vmulq_f32(dw, vld1q_f32(a.d + g));
+        acc[t] = vfmaq_f32(acc[t], vcvtq_f32_s32(isum), d);
+        if (has_m)
+            acc[t] = vfmaq_f32(acc[t], mw, vld1q_f32(a.s + g));
+    }
+}
+
+/* Four blocks at a time. Weights are unsigned (nibble, or nibble + 16 * fifth bit); the
+ * low nibbles meet activations 0..15 of the block, the high ones 16..31. Per block the 16
+ * smull/smlal lanes hold 4 products each; 4-bit blocks fold two addp levels deep in int16
+ * (16 products of at most 15 * 127 per lane: 30480), 5-bit ones one level (8 of at most
+ * 31 * 127: 31496) before saddlp widens them. q4_0 / q5_0 then subtract 8 / 16 times the
+ * block's activation sum, exactly; q4_1 / q5_1 add m * s in float. A last partial group
+ * runs on a copy padded with zero blocks (the activations are padded with zeros too). */
+INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt,
+                       int kind)
+{
+    const size_t bs = kind == K_Q4_0   ? sizeof(block_q4_0)
+                      : kind == K_Q4_1 ? sizeof(block_q4_1)
+                      : kind == K_Q5_0 ? sizeof(block_q5_0)
+                                       : sizeof(block_q5_1);
+    int64_t nb = n / QK4_0, nbp = padded_blocks(nb), g = 0;
     float32x4_t acc[MAX_TOK];
     UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
-    uint8_t pad[GROUP * sizeof(block_q5_1)];
-    for (int64_t g = 0; g < nbp; g += GROUP) {
-        const uint8_t *b = (const uint8_t *)w + g * bs;
-        if (g + GROUP > nb) { /* the last, partial group: zero blocks after the row's end */
-            memset(pad, 0, sizeof pad);
-            memcpy(pad, b, (size_t)(nb - g) * bs);
-            b = pad;
-        }
-        int8x16_t lo[GROUP], hi[GROUP];
-        UNROLL
-        for (int i = 0; i < GROUP; i++) {
-            uint8x16_t q = vld1q_u8(b + i * bs + qs_off);
-            uint8x16_t l = vandq_u8(q, low4), h = vshrq_n_u8(q, 4);
-            if (five) { /* nibble - mask * 16: mask is -1 where the fifth bit is set */
-                uint8x16_t m_lo, m_hi;
-                q5_masks(b + i * bs + qh_off, spread_lo, spread_hi, bit, &m_lo, &m_hi);
-                l = vmlsq_u8(l, m_lo, sixteen);
-                h = vmlsq_u8(h, m_hi, sixteen);
-            }
-            lo[i] = vreinterpretq_s8_u8(l);
-            hi[i] = vreinterpretq_s8_u8(h);
-        }
-        float32x4_t dw = halves4(b, bs);
-        float32x4_t mw = has_m ? halves4(b + 2, bs) : vdupq_n_f32(0);
-        UNROLL
-        for (int t = 0; t < nt; t++) {
-            a8_row a = a8_at(x, x_stride, t, nbp);
-            int16x8_t p[GROUP];
-            UNROLL
-            for (int i = 0; i < GROUP; i++) {
-                int8x16x2_t y = load_s8_x2(a.qs + (g + i) * QK8_0);
-                p[i] = mla16(mul16(lo[i], y.val[0]), hi[i], y.val[1]);
-            }
-            int32x4_t isum;
-            if (five)
-                isum = vpaddq_s32(vpaddlq_s16(vpaddq_s16(p[0], p[1])), vpaddlq_s16(vpaddq_s16(p[2], p[3])));
-            else
-                isum = vpaddlq_s16(vpaddq_s16(vpaddq_s16(p[0], p[1]), vpaddq_s16(p[2], p[3])));
-            if (offset)
-                isum = vmlsq_n_s32(isum, vld1q_s32(a.sum + g), offset);
-            float32x4_t d = vmulq_f32(dw, vld1q_f32(a.d + g));
-            acc[t] = vfmaq_f32(acc[t], vcvtq_f32_s32(isum), d);
-            if (has_m)
-                acc[t] = vfmaq_f32(acc[t], mw, vld1q_f32(a.s + g));
-        }
+    for (; g + GROUP <= nb; g += GROUP)
+        q4q5_group((const uint8_t *)w + g * bs, bs, g, x, x_stride, nbp, acc, nt, kind);
+    if (g < nb) {
+        uint8_t pad[GROUP * sizeof(block_q5_1)];
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, (const uint8_t *)w + g * bs, (size_t)(nb - g) * bs);
+        q4q5_group(pad, bs, g, x, x_stride, nbp, acc, nt, kind);
     }
     UNROLL
     for (int t = 0; t < nt; t++)
@@ -319,39 +349,43 @@ INLINE void dot_q5_1_n(const void *w, const void *x, size_t s, int64_t n, float 
 /* q8_0: signed bytes against signed bytes; a lane holds 2 products (2 * 128 * 127 =
  * 32512), so each block widens right away: saddlp + sadalp into 4 int32 lanes, and two
  * addp levels gather four blocks. */
+INLINE void q8_0_group(const block_q8_0 *b, int64_t g, const void *x, size_t x_stride, int64_t nbp,
+                       float32x4_t *acc, int nt)
+{
+    int8x16x2_t q[GROUP];
+    UNROLL
+    for (int i = 0; i < GROUP; i++)
+        q[i] = load_s8_x2(b[i].qs);
+    float32x4_t dw = halves4(&b[0].d, sizeof *b);
+    UNROLL
+    for (int t = 0; t < nt; t++) {
+        a8_row a = a8_at(x, x_stride, t, nbp);
+        int32x4_t s[GROUP];
+        UNROLL
+        for (int i = 0; i < GROUP; i++) {
+            int8x16x2_t y = load_s8_x2(a.qs + (g + i) * QK8_0);
+            s[i] = vpadalq_s16(vpaddlq_s16(mul16(q[i].val[0], y.val[0])), mul16(q[i].val[1], y.val[1]));
+        }
+        int32x4_t isum = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+        acc[t] = vfmaq_f32(acc[t], vcvtq_f32_s32(isum), vmulq_f32(dw, vld1q_f32(a.d + g)));
+    }
+}
+
 INLINE void dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
     const block_q8_0 *wb = w;
-    int64_t nb = n / QK8_0, nbp = padded_blocks(nb);
+    int64_t nb = n / QK8_0, nbp = padded_blocks(nb), g = 0;
     float32x4_t acc[MAX_TOK];
     UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
-    block_q8_0 pad[GROUP];
-    for (int64_t g = 0; g < nbp; g += GROUP) {
-        const block_q8_0 *b = wb + g;
-        if (g + GROUP > nb) {
-            memset(pad, 0, sizeof pad);
-            memcpy(pad, b, (size_t)(nb - g) * sizeof *b);
-            b = pad;
-        }
-        int8x16x2_t q[GROUP];
-        UNROLL
-        for (int i = 0; i < GROUP; i++)
-            q[i] = load_s8_x2(b[i].qs);
-        float32x4_t dw = halves4(&b[0].d, sizeof *b);
-        UNROLL
-        for (int t = 0; t < nt; t++) {
-            a8_row a = a8_at(x, x_stride, t, nbp);
-            int32x4_t s[GROUP];
-            UNROLL
-            for (int i = 0; i < GROUP; i++) {
-                int8x16x2_t y = load_s8_x2(a.qs + (g + i) * QK8_0);
-                s[i] = vpadalq_s16(vpaddlq_s16(mul16(q[i].val[0], y.val[0])), mul16(q[i].val[1], y.val[1]));
-            }
-            int32x4_t isum = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
-            acc[t] = vfmaq_f32(acc[t], vcvtq_f32_s32(isum), vmulq_f32(dw, vld1q_f32(a.d + g)));
-        }
+    for (; g + GROUP <= nb; g += GROUP)
+        q8_0_group(wb + g, g, x, x_stride, nbp, acc, nt);
+    if (g < nb) {
+        block_q8_0 pad[GROUP];
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, wb + g, (size_t)(nb - g) * sizeof *wb);
+        q8_0_group(pad, g, x, x_stride, nbp, acc, nt);
     }
     UNROLL
     for (int t = 0; t < nt; t++)
@@ -364,9 +398,30 @@ INLINE void dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n,
  * mins meet q8_K's per-16 sums with smull / smlal.
  * ------------------------------------------------------------------------- */
 
-INLINE const block_q8_K *q8_K_at(const void *x, size_t x_stride, int t, int64_t b)
+/* q8_K blocks with the quants first: lk_quantize_row's block_q8_K keeps them at byte 4,
+ * and ldp q (two registers, one instruction) takes only immediates that are multiples of
+ * 16 from the base register. Same values, field for field. */
+typedef struct {
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];
+    float d;
+} a8_K;
+_Static_assert(sizeof(a8_K) == sizeof(block_q8_K), "a8_K is a rearranged block_q8_K");
+
+INLINE const a8_K *q8_K_at(const void *x, size_t x_stride, int t, int64_t b)
 {
-    return (const block_q8_K *)((const char *)x + (size_t)t * x_stride) + b;
+    return (const a8_K *)((const char *)x + (size_t)t * x_stride) + b;
+}
+
+static void prepare_a8_K(const float *x, int64_t cols, a8_K *dst)
+{
+    for (int64_t b = 0; b < cols / QK_K; b++) {
+        block_q8_K blk;
+        lk_quantize_row(T_Q8_K, x + b * QK_K, &blk, QK_K);
+        memcpy(dst[b].qs, blk.qs, sizeof blk.qs);
+        memcpy(dst[b].bsums, blk.bsums, sizeof blk.bsums);
+        dst[b].d = blk.d;
+    }
 }
 
 /* The 6-bit scales and mins of a q4_K / q5_K block, as 8 bytes each (little-endian
@@ -385,7 +440,7 @@ static inline void k4_scales_mins(const uint8_t q[12], uint64_t *scales, uint64_
 }
 
 /* sum over the 8 sub-blocks of min[s] * (bsums[2s] + bsums[2s+1]) */
-INLINE int32x4_t k4_min_sums(const block_q8_K *xb, int16x8_t mins16)
+INLINE int32x4_t k4_min_sums(const a8_K *xb, int16x8_t mins16)
 {
     int16x8_t bs = vpaddq_s16(vld1q_s16(xb->bsums), vld1q_s16(xb->bsums + 8));
     return vmlal_high_s16(vmull_s16(vget_low_s16(bs), vget_low_s16(mins16)), bs, mins16);
@@ -463,7 +518,7 @@ INLINE void dot_q4q5_K_n(const void *w, const void *x, size_t x_stride, int64_t 
         }
         UNROLL
         for (int t = 0; t < nt; t++) {
-            const block_q8_K *xb = q8_K_at(x, x_stride, t, b);
+            const a8_K *xb = q8_K_at(x, x_stride, t, b);
             int32x4_t isum = vmlaq_s32(vmulq_s32(quad[t][0], sc_lo), quad[t][1], sc_hi);
             int32x4_t msum = k4_min_sums(xb, mins16);
             acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(isum), xb->d * dw);
@@ -602,7 +657,7 @@ INLINE void dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
         float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
         UNROLL
         for (int t = 0; t < nt; t++) {
-            const block_q8_K *xb = q8_K_at(x, x_stride, t, b);
+            const a8_K *xb = q8_K_at(x, x_stride, t, b);
             int16x8_t bs0 = vld1q_s16(xb->bsums), bs1 = vld1q_s16(xb->bsums + 8);
             int32x4_t msum = vmull_s16(vget_low_s16(bs0), vget_low_s16(mins_lo));
             msum = vmlal_high_s16(msum, bs0, mins_lo);
@@ -856,7 +911,7 @@ void lk_neon_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
         for (int64_t t = 0; t < n_tok; t++) {
             char *dst = (char *)work + (size_t)t * act_row_bytes;
             if (k.activation_type == T_Q8_K)
-                lk_quantize_row(T_Q8_K, x + t * w->cols, dst, w->cols);
+                prepare_a8_K(x + t * w->cols, w->cols, (a8_K *)dst);
             else
                 prepare_a8(k.activation_type, x + t * w->cols, w->cols, dst);
         }
