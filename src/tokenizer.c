@@ -1,0 +1,1020 @@
+/*
+ * tokenizer.c — the vocabulary: built from a GGUF's tokenizer.* metadata, checked as it
+ * is read (hostile metadata is LATENT_EFORMAT, never a crash), and the first step of
+ * tokenizing, which cuts special tokens out of the text.
+ *
+ * What llama.cpp does at load time is mirrored here because it changes the tokens:
+ * token types become attributes; tokens named like <|eot_id|> or <|im_end|> are made
+ * control tokens and end generation; Phi-3's special tokens eat the whitespace after
+ * them; a llama3 vocabulary takes a word whole when it is a token.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer.h"
+#include "unicode.h"
+
+/* ============================================================================
+ * Hash tables
+ * ========================================================================== */
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash_pair(int32_t a, int32_t b)
+{
+    uint64_t h = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 31);
+}
+
+/* The smallest power of two >= 2n (and >= 16), as a mask; 0 if that overflows. */
+static uint32_t table_mask_for(uint64_t n)
+{
+    uint64_t size = 16;
+    while (size < 2 * n) {
+        size <<= 1;
+        if (size > (1ull << 31))
+            return 0;
+    }
+    return (uint32_t)(size - 1);
+}
+
+static const char *key_of(const struct lt_vocab *v, int32_t id, size_t *len)
+{
+    *len = v->key_off[id + 1] - v->key_off[id];
+    return v->key + v->key_off[id];
+}
+
+int32_t lt_vocab_find(const struct lt_vocab *v, const char *s, size_t len)
+{
+    if (len == 0)
+        return -1;
+    for (uint32_t i = (uint32_t)hash_bytes(s, len) & v->table_mask;; i = (i + 1) & v->table_mask) {
+        int32_t id = v->table[i];
+        if (id < 0)
+            return -1;
+        size_t klen;
+        const char *k = key_of(v, id, &klen);
+        if (klen == len && memcmp(k, s, len) == 0)
+            return id;
+    }
+}
+
+/* Later ids replace earlier ones with the same key (llama.cpp's token_to_id does too). */
+static void table_insert(struct lt_vocab *v, int32_t id)
+{
+    size_t len;
+    const char *s = key_of(v, id, &len);
+    for (uint32_t i = (uint32_t)hash_bytes(s, len) & v->table_mask;; i = (i + 1) & v->table_mask) {
+        int32_t old = v->table[i];
+        if (old < 0) {
+            v->table[i] = id;
+            return;
+        }
+        size_t klen;
+        const char *k = key_of(v, old, &klen);
+        if (klen == len && memcmp(k, s, len) == 0) {
+            v->table[i] = id;
+            return;
+        }
+    }
+}
+
+int32_t lt_vocab_merge_rank(const struct lt_vocab *v, int32_t a, int32_t b)
+{
+    if (a < 0 || b < 0 || !v->merge_table)
+        return -1;
+    for (uint32_t i = (uint32_t)hash_pair(a, b) & v->merge_mask;; i = (i + 1) & v->merge_mask) {
+        int32_t r = v->merge_table[i];
+        if (r < 0)
+            return -1;
+        if (v->merge_left[r] == a && v->merge_right[r] == b)
+            return r;
+    }
+}
+
+/* ============================================================================
+ * Reading the metadata
+ * ========================================================================== */
+
+#define KEY_MODEL "tokenizer.ggml.model"
+#define KEY_PRE "tokenizer.ggml.pre"
+#define KEY_TOKENS "tokenizer.ggml.tokens"
+#define KEY_SCORES "tokenizer.ggml.scores"
+#define KEY_TYPES "tokenizer.ggml.token_type"
+#define KEY_MERGES "tokenizer.ggml.merges"
+
+/* An optional string; absent leaves *out empty. */
+static latent_status get_opt_str(const latent_gguf *g, const char *key, latent_str *out)
+{
+    out->ptr = "";
+    out->len = 0;
+    int64_t i = latent_gguf_find_key(g, key);
+    if (i < 0)
+        return LATENT_OK;
+    if (latent_gguf_kv_type(g, i) != LATENT_GGUF_STRING || latent_gguf_kv_str(g, i, 0, out) != LATENT_OK)
+        return lt_fail(LATENT_EFORMAT, "%s is a %s, not a string", key,
+                       latent_gguf_type_name(latent_gguf_kv_type(g, i)));
+    return LATENT_OK;
+}
+
+/* An optional bool (an integer is taken as one too); absent leaves *out alone. */
+static latent_status get_opt_bool(const latent_gguf *g, const char *key, int *out)
+{
+    int64_t i = latent_gguf_find_key(g, key), v;
+    if (i < 0)
+        return LATENT_OK;
+    if (latent_gguf_kv_type(g, i) == LATENT_GGUF_ARRAY || latent_gguf_kv_int(g, i, 0, &v) != LATENT_OK)
+        return lt_fail(LATENT_EFORMAT, "%s is a %s, not a bool", key,
+                       latent_gguf_type_name(latent_gguf_kv_type(g, i)));
+    *out = v != 0;
+    return LATENT_OK;
+}
+
+/* An optional token id: absent leaves *out alone; -1 and 0xFFFFFFFF mean "none". */
+static latent_status get_opt_id(const latent_gguf *g, const char *key, int32_t n_tokens, int32_t *out)
+{
+    int64_t i = latent_gguf_find_key(g, key), v;
+    if (i < 0)
+        return LATENT_OK;
+    if (latent_gguf_kv_type(g, i) == LATENT_GGUF_ARRAY || latent_gguf_kv_int(g, i, 0, &v) != LATENT_OK)
+        return lt_fail(LATENT_EFORMAT, "%s is a %s, not a token id", key,
+                       latent_gguf_type_name(latent_gguf_kv_type(g, i)));
+    if (v == -1 || v == 0xffffffffll) {
+        *out = -1;
+        return LATENT_OK;
+    }
+    if (v < 0 || v >= n_tokens)
+        return lt_fail(LATENT_EFORMAT, "%s = %lld is not a token id (the vocabulary has %d)", key,
+                       (long long)v, (int)n_tokens);
+    *out = (int32_t)v;
+    return LATENT_OK;
+}
+
+/* An array of `elem_kind` with exactly n elements (n = 0: any count, returned). */
+static latent_status get_array(const latent_gguf *g, const char *key, int want_string, int64_t *index,
+                               uint64_t *count)
+{
+    *index = latent_gguf_find_key(g, key);
+    if (*index < 0)
+        return LATENT_ENOTFOUND;
+    latent_gguf_type et = latent_gguf_kv_elem_type(g, *index);
+    int is_string = et == LATENT_GGUF_STRING;
+    if (latent_gguf_kv_type(g, *index) != LATENT_GGUF_ARRAY || is_string != want_string ||
+        et == LATENT_GGUF_ARRAY)
+        return lt_fail(LATENT_EFORMAT, "%s is %s of %s, not an array of %s", key,
+                       latent_gguf_kv_type(g, *index) == LATENT_GGUF_ARRAY ? "an array" : "a scalar",
+                       latent_gguf_type_name(et), want_string ? "strings" : "numbers");
+    *count = latent_gguf_kv_count(g, *index);
+    return LATENT_OK;
+}
+
+static int str_is(latent_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+/* ============================================================================
+ * Pieces and keys
+ * ========================================================================== */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* "<0xHH>" -> the byte, else -1. */
+static int byte_token_value(const char *s, size_t n)
+{
+    if (n != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>')
+        return -1;
+    int hi = hexval(s[3]), lo = hexval(s[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+/* Decodes byte-level text into raw bytes at out (room for n). Returns the length, and
+ * *exact = 1 when every character was in the alphabet; characters outside it are copied
+ * as they are (invalid UTF-8 byte by byte). */
+static size_t byte_level_decode(const char *s, size_t n, char *out, int *exact)
+{
+    size_t o = 0;
+    *exact = 1;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t l = lt_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        int b = l ? lt_cp_to_byte(cp) : -1;
+        if (b >= 0) {
+            out[o++] = (char)b;
+            i += l;
+        } else {
+            *exact = 0;
+            if (!l)
+                l = 1;
+            memcpy(out + o, s + i, l);
+            o += l;
+            i += l;
+        }
+    }
+    return o;
+}
+
+/* Writes token i's piece (and for BPE its key) after the previous token's. */
+static void build_piece_and_key(struct lt_vocab *v, int32_t i, uint32_t *piece_at, uint32_t *key_at)
+{
+    const char *t = v->text + v->text_off[i];
+    size_t n = v->text_off[i + 1] - v->text_off[i];
+    char *p = v->piece + *piece_at;
+    size_t pn = 0;
+    uint8_t a = v->attr[i];
+
+    if (v->type == LT_VOCAB_SPM) {
+        int b;
+        if ((a & LT_TOK_BYTE) && (b = byte_token_value(t, n)) >= 0) {
+            p[pn++] = (char)b;
+        } else if (a & LT_TOK_NORMAL) {
+            for (size_t j = 0; j < n;) {
+                if (j + 3 <= n && memcmp(t + j, "\xe2\x96\x81", 3) == 0) {
+                    p[pn++] = ' ';
+                    j += 3;
+                } else {
+                    p[pn++] = t[j++];
+                }
+            }
+        } else {
+            memcpy(p, t, n);
+            pn = n;
+        }
+    } else {
+        int exact;
+        size_t kn = byte_level_decode(t, n, v->key + *key_at, &exact);
+        v->has_key[i] = (uint8_t)exact;
+        if (a & LT_TOK_NORMAL) {
+            memcpy(p, v->key + *key_at, kn);
+            pn = kn;
+        } else {
+            memcpy(p, t, n);
+            pn = n;
+        }
+        *key_at += (uint32_t)kn;
+        v->key_off[i + 1] = *key_at;
+    }
+    *piece_at += (uint32_t)pn;
+    v->piece_off[i + 1] = *piece_at;
+    if ((int32_t)pn > v->max_piece)
+        v->max_piece = (int32_t)pn;
+}
+
+/* ============================================================================
+ * Special tokens by name (what llama.cpp infers from the text of tokens)
+ * ========================================================================== */
+
+/* End of a turn (a candidate for EOT when the file names none). */
+static const char *const eot_names[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "_<EOT>",
+    ("<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"), /* DeepSeek */
+    "<end_of_utterance>",
+};
+/* End of generation. */
+static const char *const eog_names[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
+    "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+};
+/* Fill-in-the-middle padding, repository and file separators: they end generation too. */
+static const char *const fim_end_names[] = {
+    "<|fim_pad|>", "<fim-pad>", "<PAD>", "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>",
+    "<|file_sep|>",
+};
+
+static int text_in(const char *t, size_t n, const char *const *names, size_t n_names)
+{
+    for (size_t k = 0; k < n_names; k++)
+        if (strlen(names[k]) == n && memcmp(names[k], t, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The id whose stored text is exactly `name` (the last such), or -1. */
+static int32_t find_text(const struct lt_vocab *v, const char *name)
+{
+    size_t n = strlen(name);
+    for (int32_t i = v->n_tokens - 1; i >= 0; i--) {
+        size_t tn = 0;
+        const char *t = lt_vocab_text(v, i, &tn);
+        if (tn == n && memcmp(t, name, n) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static int add_eog(struct lt_vocab *v, int32_t id)
+{
+    if (id < 0)
+        return 0;
+    for (int32_t k = 0; k < v->n_eog; k++)
+        if (v->eog[k] == id)
+            return 0;
+    v->eog[v->n_eog++] = id;
+    return 1;
+}
+
+int lt_vocab_is_eog(const struct lt_vocab *v, int32_t id)
+{
+    for (int32_t k = 0; k < v->n_eog; k++)
+        if (v->eog[k] == id)
+            return 1;
+    return 0;
+}
+
+/* Which of the name lists a token's text is in: 1 EOT candidate, 2 EOG, 4 FIM end. */
+static int special_name_kind(const char *t, size_t n)
+{
+    if (n == 0 || n > 40 || (t[0] != '<' && t[0] != '_'))
+        return 0;
+    return text_in(t, n, eot_names, sizeof eot_names / sizeof *eot_names) |
+           text_in(t, n, eog_names, sizeof eog_names / sizeof *eog_names) << 1 |
+           text_in(t, n, fim_end_names, sizeof fim_end_names / sizeof *fim_end_names) << 2;
+}
+
+/* Marks tokens by name as llama.cpp does (each named one becomes a control token), picks
+ * the EOT when the file names none, and collects the end-of-generation set. */
+static latent_status detect_specials(struct lt_vocab *v, lt_budget *budget)
+{
+    size_t cap = 3; /* eos, eot, eom */
+    for (int32_t i = 0; i < v->n_tokens; i++) {
+        size_t n;
+        const char *t = lt_vocab_text(v, i, &n);
+        cap += (special_name_kind(t, n) & 6) != 0;
+    }
+    v->eog = lt_alloc(budget, cap * sizeof *v->eog);
+    if (!v->eog)
+        return LATENT_ENOMEM;
+    for (int32_t i = 0; i < v->n_tokens; i++) {
+        size_t n;
+        const char *t = lt_vocab_text(v, i, &n);
+        int kind = special_name_kind(t, n);
+        if (!kind)
+            continue;
+        if ((kind & 1) && v->eot < 0)
+            v->eot = i;
+        if (!(v->attr[i] & LT_TOK_CONTROL))
+            v->attr[i] = LT_TOK_CONTROL;
+        if (kind & 6)
+            add_eog(v, i);
+    }
+    add_eog(v, v->eos);
+    add_eog(v, v->eot);
+    add_eog(v, v->eom);
+    return LATENT_OK;
+}
+
+/* Sort keys for the tokens cut out of text: longest first, equal lengths by id. */
+static int u64_ascending(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+static int name_has_phi3(latent_str name)
+{
+    for (size_t i = 0; i < name.len; i++) {
+        const char *s = name.ptr + i;
+        size_t left = name.len - i;
+        char low[5];
+        for (size_t k = 0; k < 5 && k < left; k++)
+            low[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + 32 : s[k]);
+        if (left >= 5 && memcmp(low, "phi-3", 5) == 0)
+            return 1;
+        if (left >= 4 && memcmp(low, "phi3", 4) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* ============================================================================
+ * Loading
+ * ========================================================================== */
+
+static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *budget)
+{
+    latent_status st;
+    latent_str model;
+    if ((st = get_opt_str(g, KEY_MODEL, &model)) != LATENT_OK)
+        return st;
+    if (model.len == 0)
+        return lt_fail(LATENT_EFORMAT, "no tokenizer: %s is missing", KEY_MODEL);
+    if (str_is(model, "llama"))
+        v->type = LT_VOCAB_SPM;
+    else if (str_is(model, "gpt2"))
+        v->type = LT_VOCAB_BPE;
+    else
+        return lt_fail(LATENT_EUNSUPPORTED, "tokenizer '%.*s' is not one liblatent has (llama, gpt2)",
+                       (int)(model.len > 64 ? 64 : model.len), model.ptr);
+
+    latent_str pre;
+    if ((st = get_opt_str(g, KEY_PRE, &pre)) != LATENT_OK)
+        return st;
+    v->pre = LT_PRE_DEFAULT;
+    if (v->type == LT_VOCAB_BPE && pre.len > 0) {
+        int p = lt_pre_type_from_name(pre.ptr, pre.len);
+        if (p < 0)
+            return lt_fail(LATENT_EUNSUPPORTED, "pre-tokenizer '%.*s' is not one liblatent knows",
+                           (int)(pre.len > 64 ? 64 : pre.len), pre.ptr);
+        v->pre = (lt_pre_type)p;
+    } else if (v->type == LT_VOCAB_BPE) {
+        lt_log(LATENT_LOG_WARN, "no %s: using the default pre-tokenizer; tokens may differ from "
+               "the model's training", KEY_PRE);
+    }
+    v->ignore_merges = v->type == LT_VOCAB_BPE && v->pre == LT_PRE_LLAMA3;
+
+    /* ---- tokens ---- */
+    int64_t ti;
+    uint64_t n;
+    st = get_array(g, KEY_TOKENS, 1, &ti, &n);
+    if (st == LATENT_ENOTFOUND)
+        return lt_fail(LATENT_EFORMAT, "no tokenizer: %s is missing", KEY_TOKENS);
+    if (st != LATENT_OK)
+        return st;
+    if (n == 0 || n > INT32_MAX / 2)
+        return lt_fail(LATENT_EFORMAT, "%s has %llu tokens", KEY_TOKENS, (unsigned long long)n);
+    v->n_tokens = (int32_t)n;
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        latent_str s;
+        if ((st = latent_gguf_kv_str(g, ti, i, &s)) != LATENT_OK)
+            return lt_fail(LATENT_EFORMAT, "%s[%llu] unreadable", KEY_TOKENS, (unsigned long long)i);
+        total += s.len;
+        if (total > UINT32_MAX / 2)
+            return lt_fail(LATENT_EFORMAT, "%s: %llu bytes of token text is more than liblatent takes",
+                           KEY_TOKENS, (unsigned long long)total);
+    }
+    size_t nt = (size_t)n;
+    v->text_off = lt_alloc(budget, (nt + 1) * sizeof *v->text_off);
+    v->piece_off = lt_alloc(budget, (nt + 1) * sizeof *v->piece_off);
+    v->text = lt_alloc(budget, total + 1);
+    v->piece = lt_alloc(budget, total + 1);
+    v->score = lt_calloc(budget, nt, sizeof *v->score);
+    v->attr = lt_alloc(budget, nt);
+    if (!v->text_off || !v->piece_off || !v->text || !v->piece || !v->score || !v->attr)
+        return LATENT_ENOMEM;
+    if (v->type == LT_VOCAB_BPE) {
+        v->key_off = lt_alloc(budget, (nt + 1) * sizeof *v->key_off);
+        v->key = lt_alloc(budget, total + 1);
+        v->has_key = lt_alloc(budget, nt);
+        if (!v->key_off || !v->key || !v->has_key)
+            return LATENT_ENOMEM;
+    } else {
+        v->key_off = v->text_off; /* SPM looks tokens up by their text */
+        v->key = v->text;
+    }
+    uint32_t at = 0;
+    v->text_off[0] = 0;
+    for (size_t i = 0; i < nt; i++) {
+        latent_str s;
+        latent_gguf_kv_str(g, ti, i, &s);
+        memcpy(v->text + at, s.ptr, (size_t)s.len);
+        at += (uint32_t)s.len;
+        v->text_off[i + 1] = at;
+    }
+
+    /* ---- scores and types ---- */
+    int64_t si;
+    uint64_t sn;
+    st = get_array(g, KEY_SCORES, 0, &si, &sn);
+    if (st == LATENT_OK) {
+        latent_gguf_type et = latent_gguf_kv_elem_type(g, si);
+        if (sn != n || (et != LATENT_GGUF_FLOAT32 && et != LATENT_GGUF_FLOAT64))
+            return lt_fail(LATENT_EFORMAT, "%s: %llu %s for %llu tokens", KEY_SCORES,
+                           (unsigned long long)sn, latent_gguf_type_name(et), (unsigned long long)n);
+        for (size_t i = 0; i < nt; i++) {
+            double d = 0;
+            latent_gguf_kv_float(g, si, i, &d);
+            v->score[i] = (float)d;
+        }
+    } else if (st != LATENT_ENOTFOUND) {
+        return st;
+    }
+    int64_t yi;
+    uint64_t yn;
+    st = get_array(g, KEY_TYPES, 0, &yi, &yn);
+    if (st == LATENT_OK) {
+        latent_gguf_type et = latent_gguf_kv_elem_type(g, yi);
+        if (yn != n || et == LATENT_GGUF_FLOAT32 || et == LATENT_GGUF_FLOAT64)
+            return lt_fail(LATENT_EFORMAT, "%s: %llu %s for %llu tokens", KEY_TYPES,
+                           (unsigned long long)yn, latent_gguf_type_name(et), (unsigned long long)n);
+        for (size_t i = 0; i < nt; i++) {
+            int64_t t = 0;
+            if (latent_gguf_kv_int(g, yi, i, &t) != LATENT_OK)
+                t = 0;
+            static const uint8_t attr_of_type[7] = {0, LT_TOK_NORMAL, LT_TOK_UNKNOWN, LT_TOK_CONTROL,
+                                                    LT_TOK_USER, LT_TOK_UNUSED, LT_TOK_BYTE};
+            v->attr[i] = t >= 0 && t <= 6 ? attr_of_type[t] : 0;
+        }
+    } else if (st == LATENT_ENOTFOUND) {
+        memset(v->attr, LT_TOK_NORMAL, nt);
+    } else {
+        return st;
+    }
+
+    /* ---- special ids and flags ---- */
+    v->bos = v->eos = v->eot = v->eom = v->unk = v->pad = -1;
+    if (v->type == LT_VOCAB_SPM) {
+        v->unk = v->n_tokens > 0 ? 0 : -1;
+        v->bos = v->n_tokens > 1 ? 1 : -1;
+        v->eos = v->n_tokens > 2 ? 2 : -1;
+    }
+    if ((st = get_opt_id(g, "tokenizer.ggml.bos_token_id", v->n_tokens, &v->bos)) != LATENT_OK ||
+        (st = get_opt_id(g, "tokenizer.ggml.eos_token_id", v->n_tokens, &v->eos)) != LATENT_OK ||
+        (st = get_opt_id(g, "tokenizer.ggml.eot_token_id", v->n_tokens, &v->eot)) != LATENT_OK ||
+        (st = get_opt_id(g, "tokenizer.ggml.eom_token_id", v->n_tokens, &v->eom)) != LATENT_OK ||
+        (st = get_opt_id(g, "tokenizer.ggml.unknown_token_id", v->n_tokens, &v->unk)) != LATENT_OK ||
+        (st = get_opt_id(g, "tokenizer.ggml.padding_token_id", v->n_tokens, &v->pad)) != LATENT_OK)
+        return st;
+    v->add_bos = v->type == LT_VOCAB_SPM || v->pre == LT_PRE_LLAMA3;
+    v->add_eos = 0;
+    v->add_space_prefix = v->type == LT_VOCAB_SPM;
+    if ((st = get_opt_bool(g, "tokenizer.ggml.add_bos_token", &v->add_bos)) != LATENT_OK ||
+        (st = get_opt_bool(g, "tokenizer.ggml.add_eos_token", &v->add_eos)) != LATENT_OK ||
+        (st = get_opt_bool(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix)) != LATENT_OK)
+        return st;
+    if (v->add_bos && v->bos < 0)
+        v->add_bos = 0;
+    if ((st = detect_specials(v, budget)) != LATENT_OK)
+        return st;
+
+    /* ---- pieces, keys, lookup table ---- */
+    uint32_t piece_at = 0, key_at = 0;
+    v->piece_off[0] = 0;
+    if (v->type == LT_VOCAB_BPE)
+        v->key_off[0] = 0;
+    for (int32_t i = 0; i < v->n_tokens; i++)
+        build_piece_and_key(v, i, &piece_at, &key_at);
+    v->table_mask = table_mask_for(n);
+    if (!v->table_mask)
+        return lt_fail(LATENT_EFORMAT, "%s: too many tokens", KEY_TOKENS);
+    v->table = lt_alloc(budget, ((size_t)v->table_mask + 1) * sizeof *v->table);
+    if (!v->table)
+        return LATENT_ENOMEM;
+    memset(v->table, 0xff, ((size_t)v->table_mask + 1) * sizeof *v->table);
+    for (int32_t i = 0; i < v->n_tokens; i++) {
+        if (v->key_off[i + 1] == v->key_off[i] || (v->type == LT_VOCAB_BPE && !v->has_key[i]))
+            continue;
+        table_insert(v, i);
+    }
+
+    /* ---- byte fallback ---- */
+    for (int b = 0; b < 256; b++) {
+        char c = (char)b;
+        if (v->type == LT_VOCAB_SPM) {
+            static const char hex[] = "0123456789ABCDEF";
+            char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
+            int32_t id = lt_vocab_find(v, name, 6);
+            v->byte_token[b] = id >= 0 ? id : lt_vocab_find(v, &c, 1);
+        } else {
+            v->byte_token[b] = lt_vocab_find(v, &c, 1);
+        }
+    }
+
+    /* ---- merges ---- */
+    if (v->type == LT_VOCAB_BPE) {
+        int64_t mi;
+        uint64_t mn;
+        st = get_array(g, KEY_MERGES, 1, &mi, &mn);
+        if (st == LATENT_ENOTFOUND)
+            return lt_fail(LATENT_EFORMAT, "a gpt2 tokenizer without %s", KEY_MERGES);
+        if (st != LATENT_OK)
+            return st;
+        if (mn > INT32_MAX / 4)
+            return lt_fail(LATENT_EFORMAT, "%s has %llu entries", KEY_MERGES, (unsigned long long)mn);
+        size_t nm = (size_t)mn;
+        v->merge_left = lt_alloc(budget, (nm + 1) * sizeof(int32_t));
+        v->merge_right = lt_alloc(budget, (nm + 1) * sizeof(int32_t));
+        v->merge_result = lt_alloc(budget, (nm + 1) * sizeof(int32_t));
+        v->merge_mask = table_mask_for(mn);
+        if (!v->merge_mask)
+            return lt_fail(LATENT_EFORMAT, "%s: too many merges", KEY_MERGES);
+        v->merge_table = lt_alloc(budget, ((size_t)v->merge_mask + 1) * sizeof(int32_t));
+        if (!v->merge_left || !v->merge_right || !v->merge_result || !v->merge_table)
+            return LATENT_ENOMEM;
+        memset(v->merge_table, 0xff, ((size_t)v->merge_mask + 1) * sizeof(int32_t));
+        char *buf = NULL;
+        size_t buf_cap = 0;
+        int32_t r = 0;
+        for (size_t k = 0; k < nm; k++) {
+            latent_str s;
+            latent_gguf_kv_str(g, mi, k, &s);
+            const char *sp = s.len > 1 ? memchr(s.ptr + 1, ' ', (size_t)s.len - 1) : NULL;
+            if (!sp) {
+                lt_free(NULL, buf);
+                return lt_fail(LATENT_EFORMAT, "%s[%zu] is not two tokens separated by a space",
+                               KEY_MERGES, k);
+            }
+            size_t la = (size_t)(sp - s.ptr), lb = (size_t)s.len - la - 1;
+            if (buf_cap < s.len) {
+                char *nb = lt_realloc(NULL, buf, (size_t)s.len);
+                if (!nb) {
+                    lt_free(NULL, buf);
+                    return LATENT_ENOMEM;
+                }
+                buf = nb;
+                buf_cap = (size_t)s.len;
+            }
+            int ea, eb;
+            size_t ra = byte_level_decode(s.ptr, la, buf, &ea);
+            size_t rb = byte_level_decode(sp + 1, lb, buf + ra, &eb);
+            int32_t a = ea ? lt_vocab_find(v, buf, ra) : -1;
+            int32_t b = eb ? lt_vocab_find(v, buf + ra, rb) : -1;
+            int32_t c = ea && eb ? lt_vocab_find(v, buf, ra + rb) : -1;
+            if (a < 0 || b < 0 || c < 0) {
+                lt_free(NULL, buf);
+                return lt_fail(LATENT_EFORMAT, "%s[%zu] '%.*s' names %s that is not in the vocabulary",
+                               KEY_MERGES, k, (int)(s.len > 64 ? 64 : s.len), s.ptr,
+                               a < 0 || b < 0 ? "a token" : "a merged token");
+            }
+            if (lt_vocab_merge_rank(v, a, b) >= 0)
+                continue; /* a repeated pair keeps its first (lowest) rank */
+            v->merge_left[r] = a;
+            v->merge_right[r] = b;
+            v->merge_result[r] = c;
+            uint32_t i = (uint32_t)hash_pair(a, b) & v->merge_mask;
+            while (v->merge_table[i] >= 0)
+                i = (i + 1) & v->merge_mask;
+            v->merge_table[i] = r++;
+        }
+        lt_free(NULL, buf);
+        v->n_merges = r;
+    }
+
+    /* ---- tokens cut out of text ---- */
+    int32_t ns = 0;
+    for (int32_t i = 0; i < v->n_tokens; i++)
+        if ((v->attr[i] & (LT_TOK_CONTROL | LT_TOK_USER | LT_TOK_UNKNOWN)) &&
+            v->text_off[i + 1] > v->text_off[i])
+            ns++;
+    uint64_t *keys = lt_alloc(NULL, ((size_t)ns + 1) * sizeof *keys);
+    v->specials = lt_alloc(budget, ((size_t)ns + 1) * sizeof *v->specials);
+    if (!keys || !v->specials) {
+        lt_free(NULL, keys);
+        return LATENT_ENOMEM;
+    }
+    ns = 0;
+    for (int32_t i = 0; i < v->n_tokens; i++)
+        if ((v->attr[i] & (LT_TOK_CONTROL | LT_TOK_USER | LT_TOK_UNKNOWN)) &&
+            v->text_off[i + 1] > v->text_off[i])
+            keys[ns++] = (uint64_t)(UINT32_MAX - (v->text_off[i + 1] - v->text_off[i])) << 32 | (uint32_t)i;
+    qsort(keys, (size_t)ns, sizeof *keys, u64_ascending);
+    for (int32_t k = 0; k < ns; k++)
+        v->specials[k] = (int32_t)(keys[k] & 0xffffffffu);
+    lt_free(NULL, keys);
+    v->n_specials = ns;
+
+    /* Phi-3's special tokens swallow the whitespace after them (its tokenizer.json says so
+     * per token; GGUF does not carry it, so llama.cpp keys it on the model's name). */
+    latent_str name;
+    if (get_opt_str(g, "general.name", &name) == LATENT_OK && name_has_phi3(name)) {
+        for (int32_t k = 0; k < ns; k++)
+            v->attr[v->specials[k]] |= LT_TOK_RSTRIP;
+        int32_t id = find_text(v, "</s>");
+        if (id >= 0)
+            v->attr[id] |= LT_TOK_RSTRIP;
+        static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
+        for (size_t k = 0; k < 3; k++)
+            if ((id = find_text(v, keep[k])) >= 0)
+                v->attr[id] &= (uint8_t)~LT_TOK_RSTRIP;
+    }
+    return LATENT_OK;
+}
+
+latent_status lt_vocab_load(const latent_gguf *gguf, lt_budget *budget, struct lt_vocab **out)
+{
+    if (!out)
+        return lt_fail(LATENT_EINVAL, "lt_vocab_load: out is NULL");
+    *out = NULL;
+    if (!gguf)
+        return lt_fail(LATENT_EINVAL, "lt_vocab_load: gguf is NULL");
+    struct lt_vocab *v = lt_calloc(budget, 1, sizeof *v);
+    if (!v)
+        return LATENT_ENOMEM;
+    latent_status st = load(v, gguf, budget);
+    if (st != LATENT_OK) {
+        lt_vocab_free(v, budget);
+        return st;
+    }
+    *out = v;
+    return LATENT_OK;
+}
+
+void lt_vocab_free(struct lt_vocab *v, lt_budget *budget)
+{
+    if (!v)
+        return;
+    if (v->key != v->text)
+        lt_free(budget, v->key);
+    if (v->key_off != v->text_off)
+        lt_free(budget, v->key_off);
+    lt_free(budget, v->text);
+    lt_free(budget, v->text_off);
+    lt_free(budget, v->piece);
+    lt_free(budget, v->piece_off);
+    lt_free(budget, v->has_key);
+    lt_free(budget, v->score);
+    lt_free(budget, v->attr);
+    lt_free(budget, v->table);
+    lt_free(budget, v->merge_left);
+    lt_free(budget, v->merge_right);
+    lt_free(budget, v->merge_result);
+    lt_free(budget, v->merge_table);
+    lt_free(budget, v->specials);
+    lt_free(budget, v->eog);
+    lt_free(budget, v);
+}
+
+int32_t lt_vocab_size(const struct lt_vocab *v)
+{
+    return v ? v->n_tokens : 0;
+}
+
+/* ============================================================================
+ * Tokenizing: cutting special tokens out, then SPM or BPE on what is left
+ * ========================================================================== */
+
+/* A stretch of the input: text [off, off + len), or one special token. */
+typedef struct fragment {
+    int32_t token; /* -1: text */
+    size_t off, len;
+} fragment;
+
+typedef struct fragment_list {
+    fragment *f;
+    size_t n, cap;
+} fragment_list;
+
+static int frag_push(fragment_list *l, int32_t token, size_t off, size_t len)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        fragment *nf = lt_realloc(NULL, l->f, cap * sizeof *nf);
+        if (!nf)
+            return 0;
+        l->f = nf;
+        l->cap = cap;
+    }
+    l->f[l->n++] = (fragment){token, off, len};
+    return 1;
+}
+
+/* memmem is a GNU extension: the first occurrence of t[0..tn) in s[0..n), or NULL. */
+static const char *find_bytes(const char *s, size_t n, const char *t, size_t tn)
+{
+    while (n >= tn) {
+        const char *p = memchr(s, t[0], n - tn + 1);
+        if (!p)
+            return NULL;
+        if (memcmp(p, t, tn) == 0)
+            return p;
+        n -= (size_t)(p - s) + 1;
+        s = p + 1;
+    }
+    return NULL;
+}
+
+static int is_c_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* For every special token, longest first, every text fragment is cut at each of its
+ * occurrences, left to right (llama.cpp's order; it decides overlaps). */
+static latent_status partition(const struct lt_vocab *v, const char *text, size_t len, int special,
+                               fragment_list *out)
+{
+    fragment_list a = {0}, b = {0};
+    if (!frag_push(&a, -1, 0, len))
+        return LATENT_ENOMEM;
+    /* Which byte pairs occur in the text: most special tokens can be ruled out at once. */
+    uint8_t *pairs = NULL;
+    if (v->n_specials > 0 && len >= 2) {
+        pairs = lt_calloc(NULL, 65536 / 8, 1);
+        if (!pairs) {
+            lt_free(NULL, a.f);
+            return LATENT_ENOMEM;
+        }
+        for (size_t i = 0; i + 1 < len; i++) {
+            unsigned p = (unsigned char)text[i] << 8 | (unsigned char)text[i + 1];
+            pairs[p >> 3] |= (uint8_t)(1u << (p & 7));
+        }
+    }
+    for (int32_t k = 0; k < v->n_specials; k++) {
+        int32_t id = v->specials[k];
+        uint8_t attr = v->attr[id];
+        if (!special && (attr & (LT_TOK_CONTROL | LT_TOK_UNKNOWN)))
+            continue; /* only user-defined tokens are cut out of plain text */
+        size_t tn = 0;
+        const char *t = lt_vocab_text(v, id, &tn);
+        if (tn > len)
+            continue;
+        if (tn >= 2) {
+            unsigned p = (unsigned char)t[0] << 8 | (unsigned char)t[1];
+            if (!(pairs[p >> 3] & (1u << (p & 7))))
+                continue;
+        }
+        b.n = 0;
+        for (size_t fi = 0; fi < a.n; fi++) {
+            fragment fr = a.f[fi];
+            if (fr.token >= 0 || fr.len < tn) {
+                if (!frag_push(&b, fr.token, fr.off, fr.len))
+                    goto oom;
+                continue;
+            }
+            size_t off = fr.off, end = fr.off + fr.len;
+            for (;;) {
+                const char *m = find_bytes(text + off, end - off, t, tn);
+                if (!m) {
+                    if (end > off && !frag_push(&b, -1, off, end - off))
+                        goto oom;
+                    break;
+                }
+                size_t mo = (size_t)(m - text), left_end = mo;
+                if (attr & LT_TOK_LSTRIP)
+                    while (left_end > off && is_c_space(text[left_end - 1]))
+                        left_end--;
+                if (left_end > off && !frag_push(&b, -1, off, left_end - off))
+                    goto oom;
+                if (!frag_push(&b, id, mo, tn))
+                    goto oom;
+                off = mo + tn;
+                if (attr & LT_TOK_RSTRIP)
+                    while (off < end && is_c_space(text[off]))
+                        off++;
+            }
+        }
+        fragment_list t2 = a;
+        a = b;
+        b = t2;
+    }
+    lt_free(NULL, pairs);
+    lt_free(NULL, b.f);
+    *out = a;
+    return LATENT_OK;
+oom:
+    lt_free(NULL, pairs);
+    lt_free(NULL, a.f);
+    lt_free(NULL, b.f);
+    return LATENT_ENOMEM;
+}
+
+latent_status lt_vocab_tokenize(const struct lt_vocab *v, const char *text, size_t len, int flags,
+                                latent_token *out, size_t cap, size_t *n_out)
+{
+    if (n_out)
+        *n_out = 0;
+    if (!v || !n_out || (!text && len) || (!out && cap))
+        return lt_fail(LATENT_EINVAL, "latent_tokenize: NULL argument");
+    lt_token_sink sink = {out, cap, 0};
+    int prev_special = 1; /* SPM puts its ▁ before the text's first word */
+    if ((flags & LATENT_TOKENIZE_ADD_BOS) && v->add_bos && v->bos >= 0)
+        lt_sink_push(&sink, v->bos);
+    latent_status st = LATENT_OK;
+    if (len > 0) {
+        fragment_list frags;
+        if ((st = partition(v, text, len, flags & LATENT_TOKENIZE_SPECIAL, &frags)) != LATENT_OK)
+            return st;
+        for (size_t i = 0; i < frags.n && st == LATENT_OK; i++) {
+            fragment fr = frags.f[i];
+            if (fr.token >= 0) {
+                lt_sink_push(&sink, fr.token);
+                prev_special = 1;
+            } else if (v->type == LT_VOCAB_SPM) {
+                st = lt_tokenize_spm(v, text + fr.off, fr.len, v->add_space_prefix && prev_special, &sink);
+                prev_special = 0;
+            } else {
+                st = lt_tokenize_bpe(v, text + fr.off, fr.len, &sink);
+            }
+        }
+        lt_free(NULL, frags.f);
+        if (st != LATENT_OK)
+            return st;
+    }
+    if ((flags & LATENT_TOKENIZE_ADD_BOS) && v->add_eos && v->eos >= 0)
+        lt_sink_push(&sink, v->eos);
+    *n_out = sink.n;
+    if (sink.n > cap)
+        return lt_fail(LATENT_ERANGE, "latent_tokenize: %zu tokens do not fit in %zu", sink.n, cap);
+    return LATENT_OK;
+}
+
+/* ============================================================================
+ * llama2.c tokenizer files
+ * ========================================================================== */
+
+static int32_t rd_i32(const unsigned char *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+void lt_llama2c_vocab_free(lt_llama2c_vocab *v, lt_budget *budget)
+{
+    if (!v)
+        return;
+    if (v->tokens)
+        for (int32_t i = 0; i < v->n_tokens; i++)
+            lt_free(budget, v->tokens[i]);
+    lt_free(budget, v->tokens);
+    lt_free(budget, v->lens);
+    lt_free(budget, v->scores);
+    lt_free(budget, v->types);
+    lt_free(budget, v);
+}
+
+latent_status lt_llama2c_vocab_parse(const void *data, size_t size, int32_t n_tokens, lt_budget *budget,
+                                     lt_llama2c_vocab **out)
+{
+    if (!out)
+        return lt_fail(LATENT_EINVAL, "lt_llama2c_vocab_parse: out is NULL");
+    *out = NULL;
+    if (!data || n_tokens <= 0)
+        return lt_fail(LATENT_EINVAL, "lt_llama2c_vocab_parse: no data or no tokens");
+    const unsigned char *p = data;
+    if (size < 4 || (size - 4) / 8 < (size_t)n_tokens)
+        return lt_fail(LATENT_EFORMAT, "llama2.c tokenizer: %zu bytes cannot hold %d tokens", size,
+                       (int)n_tokens);
+    lt_llama2c_vocab *v = lt_calloc(budget, 1, sizeof *v);
+    if (!v)
+        return LATENT_ENOMEM;
+    v->max_token_length = rd_i32(p);
+    v->tokens = lt_calloc(budget, (size_t)n_tokens, sizeof *v->tokens);
+    v->lens = lt_calloc(budget, (size_t)n_tokens, sizeof *v->lens);
+    v->scores = lt_calloc(budget, (size_t)n_tokens, sizeof *v->scores);
+    v->types = lt_calloc(budget, (size_t)n_tokens, sizeof *v->types);
+    if (!v->tokens || !v->lens || !v->scores || !v->types) {
+        lt_llama2c_vocab_free(v, budget);
+        return LATENT_ENOMEM;
+    }
+    v->n_tokens = n_tokens;
+    size_t at = 4;
+    for (int32_t i = 0; i < n_tokens; i++) {
+        if (size - at < 8) {
+            lt_llama2c_vocab_free(v, budget);
+            return lt_fail(LATENT_EFORMAT, "llama2.c tokenizer: token %d starts past the end (offset %zu)",
+                           (int)i, at);
+        }
+        uint32_t bits = (uint32_t)rd_i32(p + at);
+        memcpy(&v->scores[i], &bits, 4);
+        int32_t len = rd_i32(p + at + 4);
+        at += 8;
+        if (len < 0 || (size_t)len > size - at) {
+            lt_llama2c_vocab_free(v, budget);
+            return lt_fail(LATENT_EFORMAT, "llama2.c tokenizer: token %d has length %d at offset %zu",
+                           (int)i, (int)len, at - 4);
+        }
+        const char *s = (const char *)p + at;
+        at += (size_t)len;
+        /* spelled as SentencePiece spells it */
+        int32_t type = 1;
+        if (len == 5 && memcmp(s, "<unk>", 5) == 0 && i == 0)
+            type = 2;
+        if ((len == 5 && memcmp(s, "\n<s>\n", 5) == 0) || (len == 6 && memcmp(s, "\n</s>\n", 6) == 0)) {
+            s++;
+            len -= 2;
+            type = 3;
+        }
+        if (byte_token_value(s, (size_t)len) >= 0)
+            type = 6;
+        size_t n_sp = 0;
+        for (int32_t k = 0; k < len; k++)
+            n_sp += s[k] == ' ';
+        char *t = lt_alloc(budget, (size_t)len + 2 * n_sp + 1);
+        if (!t) {
+            lt_llama2c_vocab_free(v, budget);
+            return LATENT_ENOMEM;
+        }
+        size_t o = 0;
+        for (int32_t k = 0; k < len; k++) {
+            if (s[k] == ' ' && type == 1) {
+                memcpy(t + o, "\xe2\x96\x81", 3);
+                o += 3;
+            } else {
+                t[o++] = s[k];
+            }
+        }
+        t[o] = 0;
+        v->tokens[i] = t;
+        v->lens[i] = o;
+        v->types[i] = type;
+    }
+    *out = v;
+    return LATENT_OK;
+}
