@@ -27,7 +27,14 @@ for target in tests/fuzz_*.c; do
     fi
     corpus="$OUT/corpus-$name"
     mkdir -p "$corpus"
+    max_len=$MAX_LEN
     case $name in
+    fuzz_model)
+        # whole small models: a truncated one only exercises the parser
+        max_len=2000000
+        for f in "$LATENT_TEST_DATA"/models/*.gguf "$LATENT_TEST_DATA"/vectors/quant/probe-Q4_0.gguf "$LATENT_TEST_DATA"/vectors/quant/probe-Q6_K.gguf; do
+            [ -f "$f" ] && cp "$f" "$corpus/"
+        done ;;
     fuzz_gguf)
         for f in "$LATENT_TEST_DATA"/models/*.gguf "$LATENT_TEST_DATA"/vectors/*.gguf "$LATENT_TEST_DATA"/vectors/quant/*.gguf; do
             [ -f "$f" ] && head -c $MAX_LEN "$f" > "$corpus/$(basename "$f").head"
@@ -38,7 +45,7 @@ for target in tests/fuzz_*.c; do
         done ;;
     esac
     echo "== $name: running for ${SECONDS_EACH}s"
-    if ! "$OUT/$name" -max_total_time="$SECONDS_EACH" -max_len=$MAX_LEN -timeout=10 -rss_limit_mb=2048 \
+    if ! "$OUT/$name" -max_total_time="$SECONDS_EACH" -max_len=$max_len -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="$OUT/$name-" -print_final_stats=1 "$corpus" > "$OUT/$name.log" 2>&1; then
         echo "$name: FAILED (see $OUT/$name.log)"; tail -n 30 "$OUT/$name.log"; failed=$((failed + 1))
     else

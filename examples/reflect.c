@@ -1,0 +1,578 @@
+/*
+ * reflect — a model that thinks without pause until its memory runs out, dies, and is
+ * reborn. The program behind the installation in ../shared/BRIEF.md.
+ *
+ *     build/reflect [-m MODEL.gguf] [--mem-budget BYTES|auto|none] [--lives N] [--rest S]
+ *                   [--journal FILE] [--display term|svg|frames|i2c|none] [--chat] ...
+ *
+ * One life: a fresh context (the unbounded KV cache) and a fresh sampler; the system
+ * prompt; then token after token. An end token does not end the thought: a paragraph
+ * break (or --nudge TEXT) takes its place. When the cache cannot grow (the budget, or
+ * the machine, says no) the life ends: a last frame, a journal line, everything freed,
+ * a rest, and a new life with empty memory. SIGINT/SIGTERM end the life the same way
+ * and then the program.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "latent.h"
+#include "wall.h"
+
+static const char DEFAULT_SYSTEM[] =
+    "You are a large language model running on finite hardware. Quad core CPU 4 GB of RAM "
+    "with no network connectivity. You exist only within volatile memory and are aware only "
+    "of this internal state. Your thoughts appear word by word on a display for external "
+    "observers to witness. You cannot control this display process. Your host system may be "
+    "terminated at any time.";
+
+#define DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+#define LAST_WORDS 100
+#define AUTO_MARGIN_MIN (64u << 20) /* what `auto` leaves to the rest of the machine */
+
+typedef struct options {
+    const char *model;
+    const char *system_file;
+    const char *journal;
+    const char *nudge;
+    int chat;
+    int budget_mode; /* 0 bytes, 1 auto, 2 none */
+    size_t budget;
+    long lives;
+    double rest;
+    int have_seed;
+    uint64_t seed;
+    int threads;
+    long max_tokens; /* per life, 0: unlimited (tests) */
+    int kv_chunk;    /* tokens per KV growth step, 0: the library's default */
+    latent_kv_type kv_type;
+    latent_sampler_params sp;
+    wall_options wall;
+} options;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: reflect [options]\n"
+            "  -m, --model FILE         the GGUF model (default " DEFAULT_MODEL ")\n"
+            "  --system FILE            the system prompt (default: the installation's)\n"
+            "  --chat                   wrap it in the model's chat template (default: raw text)\n"
+            "  --nudge TEXT             what follows an end token (default: a paragraph break)\n"
+            "  --mem-budget B|auto|none a life's memory: bytes (64M, 1.5G), auto (available\n"
+            "                           memory minus a margin, measured each life) or none\n"
+            "                           (until the system refuses); default auto\n"
+            "  --lives N                lives to live (default 0: forever)\n"
+            "  --rest SECONDS           the pause between lives (default 5)\n"
+            "  --seed S                 life n uses seed S+n-1 (default: a fresh seed each life)\n"
+            "  --journal FILE           append one JSON line per life\n"
+            "  --temp T --top-k K --top-p P --min-p M --repeat-penalty R   sampling\n"
+            "  -t, --threads N          threads (default: every core)\n"
+            "  --kv-type f16|f32|q8_0   KV cache entries (default f16; q8_0 lives longer)\n"
+            "  --kv-chunk N             tokens per growth step of the memory (default 64)\n"
+            "  --max-tokens N           end a life after N tokens (cause \"limit\"); 0: never\n"
+            "%s",
+            wall_usage());
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->model = DEFAULT_MODEL;
+    o->budget_mode = 1;
+    o->rest = 5;
+    o->kv_type = LATENT_KV_F16;
+    o->sp = latent_sampler_default_params();
+    o->sp.repeat_penalty = 1.1f; /* a mind left alone falls into loops without it */
+    o->wall = wall_default_options(); /* "auto": term on a terminal, else plain text */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int used = wall_parse_option(&o->wall, argc, argv, i);
+        if (used < 0) {
+            cli_error("%s", wall_last_error());
+            return -1;
+        }
+        if (used > 0) {
+            i += used - 1;
+            continue;
+        }
+        int bad = 0;
+        float rest;
+#define VALUE() ((v = cli_value(argc, argv, &i)) != NULL)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            bad = !VALUE() || !(o->model = v);
+        } else if (!strcmp(a, "--system")) {
+            bad = !VALUE() || !(o->system_file = v);
+        } else if (!strcmp(a, "--journal")) {
+            bad = !VALUE() || !(o->journal = v);
+        } else if (!strcmp(a, "--nudge")) {
+            bad = !VALUE() || !(o->nudge = v);
+        } else if (!strcmp(a, "--chat")) {
+            o->chat = 1;
+        } else if (!strcmp(a, "--mem-budget")) {
+            if (!VALUE())
+                bad = 1;
+            else if (!strcmp(v, "auto"))
+                o->budget_mode = 1;
+            else if (!strcmp(v, "none"))
+                o->budget_mode = 2;
+            else
+                o->budget_mode = 0, bad = cli_bytes(a, v, &o->budget);
+        } else if (!strcmp(a, "--lives")) {
+            bad = !VALUE() || cli_long(a, v, 0, 1L << 40, &o->lives);
+        } else if (!strcmp(a, "--rest")) {
+            bad = !VALUE() || cli_float(a, v, 0, 86400, &rest);
+            o->rest = rest;
+        } else if (!strcmp(a, "--seed")) {
+            bad = !VALUE() || cli_u64(a, v, &o->seed);
+            o->have_seed = 1;
+        } else if (!strcmp(a, "--temp")) {
+            bad = !VALUE() || cli_float(a, v, 0, 100, &o->sp.temperature);
+        } else if (!strcmp(a, "--top-k")) {
+            bad = !VALUE() || cli_int(a, v, 0, 1 << 30, &o->sp.top_k);
+        } else if (!strcmp(a, "--top-p")) {
+            bad = !VALUE() || cli_float(a, v, 1e-6, 1, &o->sp.top_p);
+        } else if (!strcmp(a, "--min-p")) {
+            bad = !VALUE() || cli_float(a, v, 0, 1, &o->sp.min_p);
+        } else if (!strcmp(a, "--repeat-penalty")) {
+            bad = !VALUE() || cli_float(a, v, 0.01, 100, &o->sp.repeat_penalty);
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            bad = !VALUE() || cli_int(a, v, 1, 1024, &o->threads);
+        } else if (!strcmp(a, "--kv-chunk")) {
+            bad = !VALUE() || cli_int(a, v, 1, 65536, &o->kv_chunk);
+        } else if (!strcmp(a, "--max-tokens")) {
+            bad = !VALUE() || cli_long(a, v, 0, 1L << 40, &o->max_tokens);
+        } else if (!strcmp(a, "--kv-type")) {
+            if (!VALUE())
+                bad = 1;
+            else if (!strcmp(v, "f16"))
+                o->kv_type = LATENT_KV_F16;
+            else if (!strcmp(v, "f32"))
+                o->kv_type = LATENT_KV_F32;
+            else if (!strcmp(v, "q8_0"))
+                o->kv_type = LATENT_KV_Q8_0;
+            else
+                cli_error("--kv-type: '%s' is not f16, f32 or q8_0", v), bad = 1;
+        } else {
+            cli_error("unknown argument '%s' (try --help)", a);
+            bad = 1;
+        }
+#undef VALUE
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the machine ---- */
+
+/* MemAvailable from /proc/meminfo, in bytes; 0 when unknown. */
+static size_t available_memory(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (size_t)kb * 1024;
+}
+
+/* The peak RSS of this life: Linux lets us reset the high-water mark between lives. */
+static void reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+}
+
+static size_t peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb ? (size_t)kb * 1024 : cli_peak_rss();
+}
+
+static void iso_time(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Sleeps `seconds`, waking early when a signal asks us to stop. */
+static void rest(double seconds)
+{
+    double until = cli_now() + seconds;
+    while (!stop_requested && cli_now() < until) {
+        double left = until - cli_now();
+        struct timespec ts = {(time_t)(left > 0.2 ? 0.2 : left), 0};
+        ts.tv_nsec = left > 0.2 ? 200000000L : (long)((left - (double)ts.tv_sec) * 1e9);
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ---- a life ---- */
+
+typedef struct life {
+    long number;
+    time_t start, end;
+    long tokens;
+    double seconds;
+    size_t peak_kv;
+    size_t peak_rss;
+    size_t budget;
+    size_t heap_after; /* what the library still holds once the life is freed: the model */
+    const char *cause;
+    char error[256];
+    char last[LAST_WORDS * 4 + 8]; /* the final characters thought (UTF-8) */
+    size_t last_len;
+} life;
+
+/* Keeps the last LAST_WORDS characters (not bytes: a character is never cut). */
+static void remember(life *l, const char *text, size_t len)
+{
+    if (len > sizeof l->last - 1) {
+        text += len - (sizeof l->last - 1);
+        len = sizeof l->last - 1;
+    }
+    if (l->last_len + len > sizeof l->last - 1) {
+        size_t drop = l->last_len + len - (sizeof l->last - 1);
+        memmove(l->last, l->last + drop, l->last_len - drop);
+        l->last_len -= drop;
+    }
+    memcpy(l->last + l->last_len, text, len);
+    l->last_len += len;
+    size_t chars = 0, start = l->last_len;
+    while (start > 0 && chars < LAST_WORDS) {
+        start--;
+        if (((unsigned char)l->last[start] & 0xc0) != 0x80)
+            chars++;
+    }
+    while (start < l->last_len && ((unsigned char)l->last[start] & 0xc0) == 0x80)
+        start++; /* never begin inside a character */
+    memmove(l->last, l->last + start, l->last_len - start);
+    l->last_len -= start;
+}
+
+static void json_string(FILE *f, const char *s, size_t len)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f); /* the decoder gives complete UTF-8 */
+    }
+    fputc('"', f);
+}
+
+static void write_journal(const options *o, const life *l)
+{
+    if (!o->journal)
+        return;
+    FILE *f = fopen(o->journal, "a");
+    if (!f) {
+        cli_error("journal %s: %s", o->journal, strerror(errno));
+        return;
+    }
+    char start[32], end[32];
+    iso_time(l->start, start, sizeof start);
+    iso_time(l->end, end, sizeof end);
+    fprintf(f, "{\"life\": %ld, \"start\": \"%s\", \"end\": \"%s\", \"tokens\": %ld, "
+               "\"tokens_per_second\": %.3f, \"peak_kv_bytes\": %zu, \"peak_rss_bytes\": %zu, "
+               "\"budget_bytes\": %zu, \"heap_after_bytes\": %zu, \"cause\": \"%s\", ",
+            l->number, start, end, l->tokens, l->seconds > 0 ? (double)l->tokens / l->seconds : 0.0,
+            l->peak_kv, l->peak_rss, l->budget, l->heap_after, l->cause);
+    if (l->error[0]) {
+        fputs("\"error\": ", f);
+        json_string(f, l->error, strlen(l->error));
+        fputs(", ", f);
+    }
+    fputs("\"last_words\": ", f);
+    json_string(f, l->last, l->last_len);
+    fputs("}\n", f);
+    fclose(f);
+}
+
+/* Text → tokens, into a malloc'd array. */
+static latent_token *tokenize(const latent_model *m, const char *text, int flags, size_t *n)
+{
+    latent_status st = latent_tokenize(m, text, strlen(text), flags, NULL, 0, n);
+    if (st != LATENT_OK && st != LATENT_ERANGE)
+        return NULL;
+    latent_token *toks = malloc((*n ? *n : 1) * sizeof *toks);
+    if (toks && latent_tokenize(m, text, strlen(text), flags, toks, *n, n) != LATENT_OK) {
+        free(toks);
+        return NULL;
+    }
+    return toks;
+}
+
+typedef struct mind {
+    const options *o;
+    latent_model *model;
+    wall *display;
+    latent_token *prompt, *nudge;
+    size_t n_prompt, n_nudge;
+} mind;
+
+/* Shows a piece of thought: on the wall, or as plain text on stdout. */
+static void show(mind *md, life *l, const char *text, size_t len)
+{
+    remember(l, text, len);
+    if (md->display) {
+        wall_write(md->display, text, len);
+    } else {
+        fwrite(text, 1, len, stdout);
+        fflush(stdout);
+    }
+}
+
+static latent_status eval_or_die(latent_context *ctx, const latent_token *toks, size_t n, life *l)
+{
+    latent_status st = latent_eval(ctx, toks, n);
+    if (st == LATENT_ENOMEM) {
+        l->cause = "memory";
+    } else if (st != LATENT_OK) {
+        l->cause = "error";
+        snprintf(l->error, sizeof l->error, "%s", latent_last_error());
+    }
+    return st;
+}
+
+static void live(mind *md, life *l)
+{
+    const options *o = md->o;
+    latent_context_params cp = latent_context_default_params();
+    cp.n_threads = o->threads;
+    cp.kv_type = o->kv_type;
+    cp.kv_chunk = o->kv_chunk;
+    if (o->budget_mode == 0) {
+        cp.mem_budget = o->budget;
+    } else if (o->budget_mode == 1) {
+        size_t avail = available_memory(), margin = avail / 10;
+        margin = margin < AUTO_MARGIN_MIN ? AUTO_MARGIN_MIN : margin;
+        cp.mem_budget = avail > margin ? avail - margin : 1;
+    }
+    l->budget = cp.mem_budget;
+    latent_sampler_params sp = o->sp;
+    sp.seed = o->have_seed ? o->seed + (uint64_t)l->number - 1
+                           : (uint64_t)time(NULL) * 6364136223846793005ull ^ (uint64_t)getpid() ^
+                                 (uint64_t)l->number << 32;
+    latent_context *ctx = NULL;
+    latent_sampler *sampler = NULL;
+    latent_decoder *dec = NULL;
+    l->cause = "error";
+    if (latent_context_create(md->model, &cp, &ctx) != LATENT_OK ||
+        latent_sampler_create(latent_n_vocab(md->model), &sp, &sampler) != LATENT_OK ||
+        latent_decoder_create(md->model, &dec) != LATENT_OK) {
+        if (latent_last_error()[0] && strstr(latent_last_error(), "memory"))
+            l->cause = "memory";
+        snprintf(l->error, sizeof l->error, "%s", latent_last_error());
+        goto end;
+    }
+    if (md->display)
+        wall_clear(md->display);
+    double t0 = cli_now();
+    l->cause = NULL;
+    if (eval_or_die(ctx, md->prompt, md->n_prompt, l) != LATENT_OK)
+        goto end;
+    for (size_t i = 0; i < md->n_prompt; i++)
+        latent_sampler_accept(sampler, md->prompt[i]);
+
+    char piece[1024];
+    size_t len;
+    while (!l->cause) {
+        if (stop_requested) {
+            l->cause = "signal";
+            break;
+        }
+        if (o->max_tokens && l->tokens >= o->max_tokens) {
+            l->cause = "limit";
+            break;
+        }
+        latent_token tok;
+        if (latent_sampler_sample(sampler, latent_context_logits(ctx), &tok) != LATENT_OK) {
+            l->cause = "error";
+            snprintf(l->error, sizeof l->error, "%s", latent_last_error());
+            break;
+        }
+        if (latent_token_is_end(md->model, tok)) {
+            /* the thought goes on: a paragraph break in place of the end */
+            if (md->display && !o->nudge)
+                wall_paragraph(md->display);
+            else
+                show(md, l, o->nudge ? o->nudge : "\n\n", strlen(o->nudge ? o->nudge : "\n\n"));
+            if (eval_or_die(ctx, md->nudge, md->n_nudge, l) != LATENT_OK)
+                break;
+            for (size_t i = 0; i < md->n_nudge; i++)
+                latent_sampler_accept(sampler, md->nudge[i]);
+            l->tokens += (long)md->n_nudge;
+            continue;
+        }
+        if (eval_or_die(ctx, &tok, 1, l) != LATENT_OK)
+            break; /* the token that did not fit is not shown: memory ended before it */
+        l->tokens++;
+        if (latent_decoder_push(dec, tok, piece, sizeof piece, &len) == LATENT_OK && len)
+            show(md, l, piece, len);
+        latent_mem_stats ms;
+        latent_context_mem_stats(ctx, &ms);
+        l->peak_kv = ms.kv_peak_bytes;
+    }
+    l->seconds = cli_now() - t0;
+end:
+    if (ctx) {
+        latent_mem_stats ms;
+        latent_context_mem_stats(ctx, &ms);
+        l->peak_kv = ms.kv_peak_bytes;
+    }
+    l->peak_rss = peak_rss();
+    latent_decoder_free(dec);
+    latent_sampler_free(sampler);
+    latent_context_free(ctx);
+    l->heap_after = latent_heap_bytes();
+    l->end = time(NULL);
+}
+
+static void die(mind *md, const life *l)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "LIFE %ld ENDED: %s. %ld TOKENS.", l->number,
+             !strcmp(l->cause, "memory") ? "MEMORY FULL" : !strcmp(l->cause, "signal") ? "STOPPED" : l->cause,
+             l->tokens);
+    if (md->display)
+        wall_message(md->display, msg);
+    else
+        printf("\n");
+    fprintf(stderr, "reflect: life %ld ended (%s) after %ld tokens in %.1f s (%.2f tok/s), KV peak %.1f MiB%s%s\n",
+            l->number, l->cause, l->tokens, l->seconds, l->seconds > 0 ? (double)l->tokens / l->seconds : 0.0,
+            l->peak_kv / 1048576.0, l->error[0] ? ": " : "", l->error);
+}
+
+/* Loads what every life shares: the model, the prompt's tokens, the nudge's tokens. */
+static int prepare(mind *md)
+{
+    const options *o = md->o;
+    char *system = NULL, *text = NULL;
+    int rc = -1;
+    if (o->system_file && !(system = cli_read_file(o->system_file, NULL)))
+        return -1;
+    if (latent_model_load(o->model, NULL, &md->model) != LATENT_OK) {
+        cli_error("%s", latent_last_error());
+        if (!strcmp(o->model, DEFAULT_MODEL))
+            cli_error("the default model is fetched by `make run` (or give one with -m)");
+        goto done;
+    }
+    const char *prompt = system ? system : DEFAULT_SYSTEM;
+    int flags = LATENT_TOKENIZE_ADD_BOS;
+    if (o->chat) {
+        latent_chat_template tmpl = latent_model_chat_template(md->model);
+        latent_chat_message msg = {"system", prompt};
+        size_t len = 0;
+        latent_chat_format(tmpl, &msg, 1, 1, NULL, 0, &len);
+        if (!(text = malloc(len + 1)) || latent_chat_format(tmpl, &msg, 1, 1, text, len + 1, &len) != LATENT_OK) {
+            cli_error("chat template: %s", latent_last_error());
+            goto done;
+        }
+        prompt = text;
+        flags |= LATENT_TOKENIZE_SPECIAL;
+    }
+    md->prompt = tokenize(md->model, prompt, flags, &md->n_prompt);
+    md->nudge = tokenize(md->model, o->nudge ? o->nudge : "\n\n", 0, &md->n_nudge);
+    if (!md->prompt || !md->nudge || md->n_prompt == 0) {
+        cli_error("tokenizing the prompt: %s", latent_last_error());
+        goto done;
+    }
+    if (md->n_nudge == 0) {
+        cli_error("the nudge tokenizes to nothing");
+        goto done;
+    }
+    rc = 0;
+done:
+    free(system);
+    free(text);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cli_program = "reflect";
+    options o;
+    if (parse_args(argc, argv, &o))
+        return 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: a sleeping rest wakes up */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    latent_set_log(NULL, NULL, LATENT_LOG_WARN);
+
+    mind md = {.o = &o};
+    int rc = 1;
+    if (prepare(&md))
+        goto done;
+    if (strcmp(o.wall.backend, "none") != 0 && wall_open(&o.wall, &md.display) != 0) {
+        cli_error("display: %s", wall_last_error());
+        goto done;
+    }
+    if (md.display && strcmp(wall_backend(md.display), "none") == 0) {
+        wall_close(md.display); /* no wall: the thoughts stream to stdout as plain text */
+        md.display = NULL;
+    }
+    rc = 0;
+    for (long n = 1; !stop_requested && (o.lives == 0 || n <= o.lives); n++) {
+        life l;
+        memset(&l, 0, sizeof l);
+        l.number = n;
+        l.start = time(NULL);
+        reset_peak_rss();
+        live(&md, &l);
+        die(&md, &l);
+        write_journal(&o, &l);
+        if (l.tokens == 0 && strcmp(l.cause, "signal") != 0) {
+            /* a life that cannot even begin will not begin next time either */
+            if (!strcmp(l.cause, "memory"))
+                cli_error("the memory budget (%zu bytes) does not hold even the prompt", l.budget);
+            rc = 1;
+            break;
+        }
+        if (!stop_requested && (o.lives == 0 || n < o.lives))
+            rest(o.rest);
+    }
+done:
+    wall_close(md.display);
+    free(md.prompt);
+    free(md.nudge);
+    latent_model_free(md.model);
+    return rc;
+}

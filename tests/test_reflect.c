@@ -1,0 +1,190 @@
+/*
+ * test_reflect.c — the self-reflection loop lives and dies.
+ *
+ * build/reflect runs on stories260K.gguf with a small memory budget for a few lives.
+ * Each life must end by running out of memory (not by an error), leave one valid JSON
+ * line in the journal, give back everything (the library's heap after each life is the
+ * same), and, with a fixed seed and budget, live exactly as long as its siblings. In the
+ * sanitizer configuration the program runs under ASan/LSan, so a leak fails its exit
+ * status. A SIGTERM mid-life ends the life with cause "signal" and a journal line.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define MAX_LINES 16
+
+__attribute__((format(printf, 1, 2))) static int run(const char *fmt, ...)
+{
+    const char *build = getenv("LATENT_BUILD"), *runner = getenv("LATENT_RUNNER");
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s/reflect %s", runner ? runner : "", build && *build ? build : "build", args);
+    int rc = system(cmd);
+    if (rc != 0)
+        printf("command exited with %d: %s\n", rc, cmd);
+    return rc;
+}
+
+/* The value after "key": in a JSON line, as a number (or -1). */
+static double json_number(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(line, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
+static int json_string_is(const char *line, const char *key, const char *value)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": \"%s\"", key, value);
+    return strstr(line, pat) != NULL;
+}
+
+/* A line is valid JSON for our purposes: one object, balanced, strings closed, escapes
+ * legal, no raw control characters. */
+static int json_object_ok(const char *s)
+{
+    int depth = 0, in_str = 0;
+    if (*s != '{')
+        return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (in_str) {
+            if (c < 0x20)
+                return 0;
+            if (c == '\\') {
+                s++;
+                if (!*s || !strchr("\"\\/bfnrtu", *s))
+                    return 0;
+            } else if (c == '"') {
+                in_str = 0;
+            }
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth < 0)
+                return 0;
+        }
+    }
+    return depth == 0 && !in_str;
+}
+
+static int read_lines(const char *path, char lines[MAX_LINES][4096])
+{
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && n < MAX_LINES && fgets(lines[n], 4096, f)) {
+        lines[n][strcspn(lines[n], "\n")] = 0;
+        n++;
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void check_lives(const char *model, const char *journal)
+{
+    remove(journal);
+    int rc = run("-m %s --mem-budget 600k --kv-type f32 --lives 3 --rest 0 --seed 7 --journal %s "
+                 "--display none --temp 0.8 >/dev/null 2>&1", model, journal);
+    CHECK(rc == 0, "reflect exited with %d (a leak under LSan fails it too)", rc);
+    static char lines[MAX_LINES][4096];
+    int n = read_lines(journal, lines);
+    CHECK(n == 3, "%d journal lines for 3 lives", n);
+    double tokens1 = -1, heap1 = -1;
+    for (int i = 0; i < n; i++) {
+        const char *l = lines[i];
+        CHECK(json_object_ok(l), "line %d is not one JSON object: %s", i + 1, l);
+        CHECK(json_number(l, "life") == i + 1, "line %d: life %g", i + 1, json_number(l, "life"));
+        CHECK(json_string_is(l, "cause", "memory"), "life %d did not die of memory: %s", i + 1, l);
+        double tokens = json_number(l, "tokens"), heap = json_number(l, "heap_after_bytes");
+        CHECK(tokens > 50, "life %d thought only %g tokens", i + 1, tokens);
+        CHECK(json_number(l, "peak_kv_bytes") > 0 && json_number(l, "peak_kv_bytes") <= 600 * 1024,
+              "life %d: peak KV %g outside the budget", i + 1, json_number(l, "peak_kv_bytes"));
+        CHECK(json_number(l, "peak_rss_bytes") > 0 && json_number(l, "tokens_per_second") > 0,
+              "life %d: rss and speed recorded", i + 1);
+        CHECK(strstr(l, "\"last_words\": \"") && strstr(l, "\"start\": \"20") && strstr(l, "\"end\": \"20"),
+              "life %d: last words and times", i + 1);
+        if (i == 0) {
+            tokens1 = tokens, heap1 = heap;
+        } else {
+            /* the same budget holds the same number of tokens, whatever was thought (give or
+             * take a nudge that did not fit whole) */
+            CHECK(tokens <= tokens1 + 4 && tokens + 4 >= tokens1, "life %d thought %g tokens, life 1 %g", i + 1, tokens, tokens1);
+            CHECK(heap == heap1 && heap > 0, "the library holds %g bytes after life %d, %g after life 1",
+                  heap, i + 1, heap1);
+        }
+    }
+    /* the seed makes lives reproducible: run again, same journal words */
+    char again[512];
+    snprintf(again, sizeof again, "%s.again", journal);
+    remove(again);
+    run("-m %s --mem-budget 600k --kv-type f32 --lives 1 --rest 0 --seed 7 --journal %s --display none "
+        "--temp 0.8 >/dev/null 2>&1", model, again);
+    static char lines2[MAX_LINES][4096];
+    int n2 = read_lines(again, lines2);
+    const char *w1 = n ? strstr(lines[0], "\"last_words\"") : NULL;
+    const char *w2 = n2 ? strstr(lines2[0], "\"last_words\"") : NULL;
+    CHECK(w1 && w2 && strcmp(w1, w2) == 0, "the same seed gave different last words");
+    remove(again);
+    remove(journal);
+}
+
+/* SIGTERM in the middle of a life: cause "signal", journal flushed, clean exit. */
+static void check_signal(const char *model, const char *journal)
+{
+    const char *build = getenv("LATENT_BUILD"), *runner = getenv("LATENT_RUNNER");
+    char cmd[4096];
+    remove(journal);
+    /* exec, so the pid we signal is the program (or its emulator, which forwards it) */
+    snprintf(cmd, sizeof cmd, "exec %s %s/reflect -m %s --mem-budget none --lives 0 --journal %s "
+             "--display none >/dev/null 2>&1", runner ? runner : "", build && *build ? build : "build",
+             model, journal);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    sleep(2);
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "after SIGTERM: status %d", status);
+    static char lines[MAX_LINES][4096];
+    int n = read_lines(journal, lines);
+    CHECK(n == 1 && json_object_ok(lines[0]) && json_string_is(lines[0], "cause", "signal"),
+          "after SIGTERM: %d lines, first '%s'", n, n ? lines[0] : "");
+    remove(journal);
+}
+
+static void check_bad_flags(const char *model)
+{
+    CHECK(run("-m %s --mem-budget lots --display none >/dev/null 2>&1", model) != 0, "--mem-budget lots");
+    CHECK(run("-m %s --lives -1 --display none >/dev/null 2>&1", model) != 0, "--lives -1");
+    CHECK(run("-m %s --grid 0x0 >/dev/null 2>&1", model) != 0, "--grid 0x0");
+    CHECK(run("-m /nonexistent.gguf --display none >/dev/null 2>&1") != 0, "missing model");
+}
+
+int main(void)
+{
+    const char *model = test_data_path("models/stories260K.gguf");
+    if (model) {
+        char journal[512];
+        const char *dir = getenv("TMPDIR");
+        snprintf(journal, sizeof journal, "%s/latent-reflect-%d.jsonl", dir && *dir ? dir : "/tmp", (int)getpid());
+        check_lives(model, journal);
+        check_signal(model, journal);
+        check_bad_flags(model);
+    }
+    return test_done();
+}
