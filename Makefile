@@ -4,7 +4,7 @@
 #   make OPENMP=0          without OpenMP
 #   make SCALAR=1          force the portable scalar kernels
 #   make test              native + sanitizers (ASan/UBSan) + Cortex-A72 under qemu
-#   make test-native | sanitize | test-arm | test-scalar
+#   make test-native | sanitize | test-arm | test-scalar | test-matrix (every chip)
 #   make fuzz FUZZ_SECONDS=60
 #   make install PREFIX=/usr/local
 #   make run               build everything and start reflect on the default model
@@ -130,6 +130,8 @@ test-arm:
 	tests/run.sh arm
 test-scalar:
 	tests/run.sh scalar
+test-matrix:
+	tests/run.sh native scalar sanitize tsan arm armhf i386 riscv64 s390x
 
 fuzz:
 	tests/fuzz.sh $(FUZZ_SECONDS)
@@ -144,7 +146,7 @@ run: all
 clean:
 	rm -rf build
 
-.PHONY: all tests install test test-native sanitize test-arm test-scalar fuzz clean run
+.PHONY: all tests install test test-native sanitize test-arm test-scalar test-matrix fuzz clean run
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -12,6 +12,7 @@
  * a rest, and a new life with empty memory. SIGINT/SIGTERM end the life the same way
  * and then the program.
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +134,7 @@ static int parse_args(int argc, char **argv, options *o)
             else
                 o->budget_mode = 0, bad = cli_bytes(a, v, &o->budget);
         } else if (!strcmp(a, "--lives")) {
-            bad = !VALUE() || cli_long(a, v, 0, 1L << 40, &o->lives);
+            bad = !VALUE() || cli_long(a, v, 0, LONG_MAX, &o->lives);
         } else if (!strcmp(a, "--rest")) {
             bad = !VALUE() || cli_float(a, v, 0, 86400, &rest);
             o->rest = rest;
@@ -155,7 +156,7 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--kv-chunk")) {
             bad = !VALUE() || cli_int(a, v, 1, 65536, &o->kv_chunk);
         } else if (!strcmp(a, "--max-tokens")) {
-            bad = !VALUE() || cli_long(a, v, 0, 1L << 40, &o->max_tokens);
+            bad = !VALUE() || cli_long(a, v, 0, LONG_MAX, &o->max_tokens);
         } else if (!strcmp(a, "--kv-type")) {
             if (!VALUE())
                 bad = 1;

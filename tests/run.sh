@@ -71,6 +71,9 @@ run_config() {
         cc="gcc -m32"
         flags="OPENMP=0"
         arch="-march=pentium2"
+        # Debian's x86 <asm/*> headers serve both widths; without gcc-multilib (which
+        # conflicts with the cross compilers) -m32 does not look for them there
+        [ -d /usr/include/x86_64-linux-gnu/asm ] && arch="$arch -idirafter /usr/include/x86_64-linux-gnu"
         ;;
     *) echo "unknown configuration: $config"; total_fail=$((total_fail + 1)); return ;;
     esac
