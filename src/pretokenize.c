@@ -401,10 +401,11 @@ latent_status lt_pretokenize(lt_pre_type pre, const char *text, size_t len, size
         return lt_fail(LATENT_EINVAL, "latent_tokenize: %zu bytes of text is too long", len);
 
     cptext t;
-    t.cp = lt_alloc(NULL, len * sizeof *t.cp);
+    t.cp = lt_alloc_array(NULL, len, sizeof *t.cp);
     t.fl = lt_alloc(NULL, len);
-    t.off = lt_alloc(NULL, (len + 1) * sizeof *t.off);
-    cuts a = {lt_alloc(NULL, len * sizeof(size_t)), 0}, b = {lt_alloc(NULL, len * sizeof(size_t)), 0};
+    t.off = lt_alloc_array(NULL, len + 1, sizeof *t.off);
+    cuts a = {lt_alloc_array(NULL, len, sizeof(size_t)), 0};
+    cuts b = {lt_alloc_array(NULL, len, sizeof(size_t)), 0};
     latent_status st = LATENT_OK;
     if (!t.cp || !t.fl || !t.off || !a.end || !b.end) {
         st = LATENT_ENOMEM;

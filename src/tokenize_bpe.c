@@ -118,8 +118,8 @@ latent_status lt_tokenize_bpe(const struct lt_vocab *v, const char *text, size_t
     for (size_t i = 0, start = 0; i < n_words; start = ends[i++])
         if (ends[i] - start > longest)
             longest = ends[i] - start;
-    symbol *sym = lt_alloc(NULL, longest * sizeof *sym);
-    pair *heap = lt_alloc(NULL, 3 * longest * sizeof *heap);
+    symbol *sym = lt_alloc_array(NULL, longest, sizeof *sym);
+    pair *heap = lt_alloc_array(NULL, 3 * longest, sizeof *heap);
     if (!sym || !heap) {
         lt_free(NULL, sym);
         lt_free(NULL, heap);

@@ -100,8 +100,8 @@ latent_status lt_tokenize_spm(const struct lt_vocab *v, const char *text, size_t
 
     /* escape: ' ' -> U+2581 */
     char *e = lt_alloc(NULL, elen);
-    symbol *sym = lt_alloc(NULL, elen * sizeof *sym);
-    bigram *heap = lt_alloc(NULL, 3 * elen * sizeof *heap);
+    symbol *sym = lt_alloc_array(NULL, elen, sizeof *sym);
+    bigram *heap = lt_alloc_array(NULL, 3 * elen, sizeof *heap);
     if (!e || !sym || !heap) {
         lt_free(NULL, e);
         lt_free(NULL, sym);

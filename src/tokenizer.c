@@ -359,7 +359,7 @@ static latent_status detect_specials(struct lt_vocab *v, lt_budget *budget)
         const char *t = lt_vocab_text(v, i, &n);
         cap += (special_name_kind(t, n) & 6) != 0;
     }
-    v->eog = lt_alloc(budget, cap * sizeof *v->eog);
+    v->eog = lt_alloc_array(budget, cap, sizeof *v->eog);
     if (!v->eog)
         return LATENT_ENOMEM;
     for (int32_t i = 0; i < v->n_tokens; i++) {
@@ -462,8 +462,8 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
                            KEY_TOKENS, (unsigned long long)total);
     }
     size_t nt = (size_t)n;
-    v->text_off = lt_alloc(budget, (nt + 1) * sizeof *v->text_off);
-    v->piece_off = lt_alloc(budget, (nt + 1) * sizeof *v->piece_off);
+    v->text_off = lt_alloc_array(budget, nt + 1, sizeof *v->text_off);
+    v->piece_off = lt_alloc_array(budget, nt + 1, sizeof *v->piece_off);
     v->text = lt_alloc(budget, total + 1);
     v->piece = lt_alloc(budget, total + 1);
     v->score = lt_calloc(budget, nt, sizeof *v->score);
@@ -471,7 +471,7 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
     if (!v->text_off || !v->piece_off || !v->text || !v->piece || !v->score || !v->attr)
         return LATENT_ENOMEM;
     if (v->type == LT_VOCAB_BPE) {
-        v->key_off = lt_alloc(budget, (nt + 1) * sizeof *v->key_off);
+        v->key_off = lt_alloc_array(budget, nt + 1, sizeof *v->key_off);
         v->key = lt_alloc(budget, total + 1);
         v->has_key = lt_alloc(budget, nt);
         if (!v->key_off || !v->key || !v->has_key)
@@ -565,7 +565,7 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
     v->table_mask = table_mask_for(n);
     if (!v->table_mask)
         return lt_fail(LATENT_EFORMAT, "%s: too many tokens", KEY_TOKENS);
-    v->table = lt_alloc(budget, ((size_t)v->table_mask + 1) * sizeof *v->table);
+    v->table = lt_alloc_array(budget, (size_t)v->table_mask + 1, sizeof *v->table);
     if (!v->table)
         return LATENT_ENOMEM;
     memset(v->table, 0xff, ((size_t)v->table_mask + 1) * sizeof *v->table);
@@ -600,13 +600,13 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
         if (mn > INT32_MAX / 4)
             return lt_fail(LATENT_EFORMAT, "%s has %llu entries", KEY_MERGES, (unsigned long long)mn);
         size_t nm = (size_t)mn;
-        v->merge_left = lt_alloc(budget, (nm + 1) * sizeof(int32_t));
-        v->merge_right = lt_alloc(budget, (nm + 1) * sizeof(int32_t));
-        v->merge_result = lt_alloc(budget, (nm + 1) * sizeof(int32_t));
+        v->merge_left = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
+        v->merge_right = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
+        v->merge_result = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
         v->merge_mask = table_mask_for(mn);
         if (!v->merge_mask)
             return lt_fail(LATENT_EFORMAT, "%s: too many merges", KEY_MERGES);
-        v->merge_table = lt_alloc(budget, ((size_t)v->merge_mask + 1) * sizeof(int32_t));
+        v->merge_table = lt_alloc_array(budget, (size_t)v->merge_mask + 1, sizeof(int32_t));
         if (!v->merge_left || !v->merge_right || !v->merge_result || !v->merge_table)
             return LATENT_ENOMEM;
         memset(v->merge_table, 0xff, ((size_t)v->merge_mask + 1) * sizeof(int32_t));
@@ -664,8 +664,8 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
         if ((v->attr[i] & (LT_TOK_CONTROL | LT_TOK_USER | LT_TOK_UNKNOWN)) &&
             v->text_off[i + 1] > v->text_off[i])
             ns++;
-    uint64_t *keys = lt_alloc(NULL, ((size_t)ns + 1) * sizeof *keys);
-    v->specials = lt_alloc(budget, ((size_t)ns + 1) * sizeof *v->specials);
+    uint64_t *keys = lt_alloc_array(NULL, (size_t)ns + 1, sizeof *keys);
+    v->specials = lt_alloc_array(budget, (size_t)ns + 1, sizeof *v->specials);
     if (!keys || !v->specials) {
         lt_free(NULL, keys);
         return LATENT_ENOMEM;
@@ -908,8 +908,6 @@ latent_status lt_vocab_tokenize(const struct lt_vocab *v, const char *text, size
         if (st != LATENT_OK)
             return st;
     }
-    if ((flags & LATENT_TOKENIZE_ADD_BOS) && v->add_eos && v->eos >= 0)
-        lt_sink_push(&sink, v->eos);
     *n_out = sink.n;
     if (sink.n > cap)
         return lt_fail(LATENT_ERANGE, "latent_tokenize: %zu tokens do not fit in %zu", sink.n, cap);
@@ -996,7 +994,7 @@ latent_status lt_llama2c_vocab_parse(const void *data, size_t size, int32_t n_to
         size_t n_sp = 0;
         for (int32_t k = 0; k < len; k++)
             n_sp += s[k] == ' ';
-        char *t = lt_alloc(budget, (size_t)len + 2 * n_sp + 1);
+        char *t = n_sp <= (SIZE_MAX - (size_t)len - 1) / 2 ? lt_alloc(budget, (size_t)len + 2 * n_sp + 1) : NULL;
         if (!t) {
             lt_llama2c_vocab_free(v, budget);
             return LATENT_ENOMEM;

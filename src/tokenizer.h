@@ -24,6 +24,16 @@ latent_status lt_vocab_load(const latent_gguf *gguf, lt_budget *budget, struct l
 void lt_vocab_free(struct lt_vocab *vocab, lt_budget *budget);
 int32_t lt_vocab_size(const struct lt_vocab *vocab);
 
+/* lt_alloc of n elements of `size` bytes, refused (ENOMEM) when the product overflows. */
+static inline void *lt_alloc_array(lt_budget *budget, size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size) {
+        lt_fail(LATENT_ENOMEM, "out of memory: %zu elements of %zu bytes", n, size);
+        return NULL;
+    }
+    return lt_alloc(budget, n * size);
+}
+
 /* ---- the vocabulary ---- */
 
 typedef enum lt_vocab_type {
@@ -87,7 +97,8 @@ struct lt_vocab {
 
     /* special ids, -1 when none */
     int32_t bos, eos, eot, eom, unk, pad;
-    int add_bos, add_eos, add_space_prefix;
+    int add_bos, add_space_prefix;
+    int add_eos; /* read, never applied: a prompt to continue must not end in EOS */
 
     /* tokens that are cut out of text (control, user-defined, unknown), longest first */
     int32_t *specials;
