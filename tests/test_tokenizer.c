@@ -13,6 +13,8 @@
  * - Hostile metadata (wrong types, ids out of range, merges naming no tokens, huge
  *   counts) is LATENT_EFORMAT, and every failed allocation while loading is ENOMEM with
  *   nothing leaked.
+ * - The public API (latent_tokenize, pieces, BOS/EOS/end tokens, the decoder, the
+ *   model's chat template) on vocabulary files loaded as models.
  */
 #include <stdint.h>
 #include <string.h>
@@ -747,6 +749,96 @@ static void test_llama2c(void)
     latent_gguf_free(g);
 }
 
+/* ============================================================================
+ * The public API, on models loaded as vocabularies
+ * ========================================================================== */
+
+static latent_model *load_model(const char *path)
+{
+    latent_model_params mp = latent_model_default_params();
+    mp.vocab_only = 1;
+    mp.use_mmap = 1;
+    latent_model *m = NULL;
+    latent_status st = latent_model_load(path, &mp, &m);
+    CHECK(st == LATENT_OK, "%s: %s", path, latent_last_error());
+    return m;
+}
+
+static void test_public_api(void)
+{
+    const char *path = test_data_path("vectors/ggml-vocab-llama-spm.gguf");
+    latent_model *m = path ? load_model(path) : NULL;
+    if (m) {
+        CHECK(latent_n_vocab(m) == 32000);
+        CHECK(latent_token_bos(m) == 1 && latent_token_eos(m) == 2);
+        CHECK(latent_token_is_end(m, 2) && !latent_token_is_end(m, 1) && !latent_token_is_end(m, 15043) &&
+              !latent_token_is_end(m, -1) && !latent_token_is_end(m, 32000));
+        latent_token t[8];
+        size_t n = 0;
+        CHECK(latent_tokenize(m, "Hello world", 11, LATENT_TOKENIZE_ADD_BOS, t, 8, &n) == LATENT_OK && n == 3 &&
+              t[0] == 1 && t[1] == 15043 && t[2] == 3186);
+        CHECK(latent_tokenize(m, "Hello world", 11, 0, t, 1, &n) == LATENT_ERANGE && n == 2);
+        CHECK(latent_tokenize(m, "Hello world", 11, 0, NULL, 0, &n) == LATENT_ERANGE && n == 2);
+        CHECK(latent_tokenize(m, NULL, 3, 0, t, 8, &n) == LATENT_EINVAL);
+        CHECK(latent_tokenize(m, "", 0, 0, t, 8, &n) == LATENT_OK && n == 0);
+        char piece[16];
+        CHECK(latent_token_piece(m, 15043, piece, sizeof piece, &n) == LATENT_OK && n == 6 &&
+              memcmp(piece, " Hello", 6) == 0);
+        CHECK(latent_token_piece(m, 15043, piece, 3, &n) == LATENT_ERANGE && n == 6);
+        CHECK(latent_token_piece(m, 32000, piece, sizeof piece, &n) == LATENT_EINVAL);
+        CHECK(latent_model_chat_template(m) == LATENT_CHAT_RAW, "no template in the file");
+        latent_decoder *d = NULL;
+        CHECK(latent_decoder_create(m, &d) == LATENT_OK);
+        char out[64];
+        size_t total = 0, k;
+        latent_token hello_world[3] = {1, 15043, 3186};
+        for (int i = 0; i < 3; i++) {
+            CHECK(latent_decoder_push(d, hello_world[i], out + total, sizeof out - total, &k) == LATENT_OK);
+            total += k;
+        }
+        CHECK(total == 11 && memcmp(out, "Hello world", 11) == 0);
+        latent_decoder_free(d);
+        latent_model_free(m);
+    }
+    path = test_data_path("vectors/ggml-vocab-llama-bpe.gguf");
+    m = path ? load_model(path) : NULL;
+    if (m) {
+        CHECK(latent_token_bos(m) == 128000 && latent_token_eos(m) == 128001);
+        /* <|eot_id|>, <|eom_id|>, <|end_of_text|> end a turn; <|start_header_id|> does not */
+        CHECK(latent_token_is_end(m, 128009) && latent_token_is_end(m, 128008) && latent_token_is_end(m, 128001) &&
+              !latent_token_is_end(m, 128006));
+        static const char chat[] = "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>";
+        latent_token t[16];
+        size_t n = 0;
+        CHECK(latent_tokenize(m, chat, strlen(chat), LATENT_TOKENIZE_ADD_BOS | LATENT_TOKENIZE_SPECIAL, t, 16, &n) ==
+                  LATENT_OK &&
+              n == 7 && t[0] == 128000 && t[1] == 128006 && t[3] == 128007 && t[6] == 128009,
+              "%zu tokens", n);
+        latent_model_free(m);
+    }
+    path = test_data_path("vectors/ggml-vocab-phi-3.gguf");
+    m = path ? load_model(path) : NULL;
+    if (m) {
+        CHECK(latent_model_chat_template(m) == LATENT_CHAT_PHI3);
+        CHECK(latent_token_is_end(m, 32007) && latent_token_is_end(m, 32000), "<|end|> and <|endoftext|>");
+        latent_model_free(m);
+    }
+    path = smollm_path();
+    m = path ? load_model(path) : NULL;
+    if (m) {
+        CHECK(latent_n_vocab(m) == 49152 && latent_model_chat_template(m) == LATENT_CHAT_CHATML);
+        CHECK(latent_token_is_end(m, 2) && latent_token_eos(m) == 2);
+        latent_model_free(m);
+    }
+    /* no model */
+    size_t n = 1;
+    CHECK(latent_token_bos(NULL) == -1 && latent_token_eos(NULL) == -1 && !latent_token_is_end(NULL, 0));
+    CHECK(latent_tokenize(NULL, "a", 1, 0, NULL, 0, &n) == LATENT_EINVAL && n == 0);
+    latent_decoder *d = NULL;
+    CHECK(latent_decoder_create(NULL, &d) == LATENT_EINVAL && d == NULL);
+    CHECK(latent_model_chat_template(NULL) == LATENT_CHAT_RAW);
+}
+
 int main(void)
 {
     test_vectors();
@@ -757,5 +849,6 @@ int main(void)
     test_speed();
     test_hostile();
     test_llama2c();
+    test_public_api();
     return test_done();
 }
