@@ -34,11 +34,12 @@ static uint64_t hash_pair(int32_t a, int32_t b)
     return h ^ (h >> 31);
 }
 
-/* The smallest power of two >= 2n (and >= 16), as a mask; 0 if that overflows. */
+/* A table for n keys: the smallest power of two >= 1.5n (and >= 16), as a mask; 0 if
+ * that overflows. Linear probing stays short at that load. */
 static uint32_t table_mask_for(uint64_t n)
 {
     uint64_t size = 16;
-    while (size < 2 * n) {
+    while (size < n + n / 2) {
         size <<= 1;
         if (size > (1ull << 31))
             return 0;
@@ -466,9 +467,10 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
     v->piece_off = lt_alloc_array(budget, nt + 1, sizeof *v->piece_off);
     v->text = lt_alloc(budget, total + 1);
     v->piece = lt_alloc(budget, total + 1);
-    v->score = lt_calloc(budget, nt, sizeof *v->score);
+    v->score = v->type == LT_VOCAB_SPM ? lt_calloc(budget, nt, sizeof *v->score) : NULL;
     v->attr = lt_alloc(budget, nt);
-    if (!v->text_off || !v->piece_off || !v->text || !v->piece || !v->score || !v->attr)
+    if (!v->text_off || !v->piece_off || !v->text || !v->piece || (!v->score && v->type == LT_VOCAB_SPM) ||
+        !v->attr)
         return LATENT_ENOMEM;
     if (v->type == LT_VOCAB_BPE) {
         v->key_off = lt_alloc_array(budget, nt + 1, sizeof *v->key_off);
@@ -499,7 +501,7 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
         if (sn != n || (et != LATENT_GGUF_FLOAT32 && et != LATENT_GGUF_FLOAT64))
             return lt_fail(LATENT_EFORMAT, "%s: %llu %s for %llu tokens", KEY_SCORES,
                            (unsigned long long)sn, latent_gguf_type_name(et), (unsigned long long)n);
-        for (size_t i = 0; i < nt; i++) {
+        for (size_t i = 0; v->score && i < nt; i++) { /* only SentencePiece merges by score */
             double d = 0;
             latent_gguf_kv_float(g, si, i, &d);
             v->score[i] = (float)d;

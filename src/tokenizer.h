@@ -78,7 +78,7 @@ struct lt_vocab {
     char *text, *key, *piece;
     uint32_t *text_off, *key_off, *piece_off; /* n_tokens + 1 each */
     uint8_t *has_key;                         /* n_tokens: 1 if key is valid (BPE) */
-    float *score;                             /* n_tokens; 0 when the file has none */
+    float *score;                             /* SPM: n_tokens (0 when the file has none); BPE: NULL */
     uint8_t *attr;                            /* n_tokens LT_TOK_* */
     int32_t max_piece;                        /* the longest piece, bytes */
 
