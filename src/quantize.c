@@ -196,7 +196,7 @@ static latent_status quantize(const latent_gguf *in, const char *out_path, const
         if (type != chosen)
             lt_log(LATENT_LOG_INFO, "%s: rows of %llu are not whole %s blocks: using %s", t->name,
                    (unsigned long long)t->ne[0], lk_type(chosen)->name, lk_type(type)->name);
-        uint64_t size;
+        uint64_t size = 0;
         if ((st = convert(t, type, &bufs[i], &size)))
             break;
         st = latent_gguf_writer_add_tensor(w, t->name, type, t->n_dims, t->ne, bufs[i], size);

@@ -78,8 +78,8 @@ static inline const char *test_model_path(const char *name)
     snprintf(dirs[2], sizeof dirs[2], "models");
     for (int i = 0; i < 3; i++) {
         struct stat st;
-        snprintf(p, sizeof paths[0], "%s/%s", dirs[i], name);
-        if (stat(p, &st) == 0)
+        int len = snprintf(p, sizeof paths[0], "%s/%s", dirs[i], name);
+        if (len > 0 && (size_t)len < sizeof paths[0] && stat(p, &st) == 0)
             return p;
     }
     const char *require = getenv("LATENT_REQUIRE_MODELS");

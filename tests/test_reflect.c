@@ -127,7 +127,8 @@ static void check_lives(const char *model, const char *journal)
     }
     /* the seed makes lives reproducible: run again, same journal words */
     char again[512];
-    snprintf(again, sizeof again, "%s.again", journal);
+    if (snprintf(again, sizeof again, "%s.again", journal) >= (int)sizeof again)
+        return;
     remove(again);
     run("-m %s --mem-budget 600k --kv-type f32 --lives 1 --rest 0 --seed 7 --journal %s --display none "
         "--temp 0.8 >/dev/null 2>&1", model, again);

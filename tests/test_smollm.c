@@ -86,7 +86,8 @@ static void check_same_as_host(const char *path, const char *build, const char *
              host_generate);
         return;
     }
-    snprintf(host_out, sizeof host_out, "%s.host", out);
+    if (snprintf(host_out, sizeof host_out, "%s.host", out) >= (int)sizeof host_out)
+        return;
     snprintf(args, sizeof args, "generate -m %s --temp 0 -n 16 --ids -t 1 -p 'The little robot looked at the stars and'",
              path);
     CHECK(run_to_file(runner, build, out, args) == 0, "emulated generate");
