@@ -150,3 +150,22 @@ clean:
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- the bench (bench/README.md): which quantization to choose, with evidence ----
+#   make bench       stories260K (real, with quality) and a synthetic llama-3.2-1b on this
+#                    machine: tables on stdout, charts in bench/*.svg
+#   make bench-arm   Cortex-A72 instructions per generated token for the tinyllama-1.1b
+#                    shape, counted under qemu with ../shared/tools/insncount.c
+#   BENCH_THREADS=1,4 BENCH_ARGS="-r 5 --md" to change what they run
+BENCH_THREADS ?= 1,$(shell nproc 2>/dev/null || echo 1)
+BENCH_ARGS ?=
+bench: $(BUILD)/bench
+	$(BUILD)/bench $(LATENT_TEST_DATA)/models/stories260K.gguf -t $(BENCH_THREADS) -r 5 --svg bench/stories260K.svg $(BENCH_ARGS)
+	$(BUILD)/bench --synthetic llama-3.2-1b --types q4_0,q4_k_m,q8_0 -t $(BENCH_THREADS) --svg bench/llama-3.2-1b.svg $(BENCH_ARGS)
+
+bench-arm: $(BUILD)/bench
+	$(MAKE) BUILD=$(BUILD)/arm CC=aarch64-linux-gnu-gcc STATIC=1 $(BUILD)/arm/bench
+	$(CC) -O2 -shared -fPIC -o $(BUILD)/libinsncount.so $(LATENT_TEST_DATA)/tools/insncount.c
+	$(BUILD)/bench --synthetic tinyllama-1.1b --types q4_0,q4_k_m,q8_0 --insn $(BUILD)/arm/bench --plugin $(BUILD)/libinsncount.so $(BENCH_ARGS)
+
+.PHONY: bench bench-arm
