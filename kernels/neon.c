@@ -2,9 +2,11 @@
  * neon.c — the aarch64 kernels: ARMv8.0-A Advanced SIMD, tuned for the Cortex-A72 of a
  * Raspberry Pi 4 (no sdot/udot, no fp16 arithmetic), tested against scalar.c.
  *
- * Same scheme as the oracle: the activations are quantized once per call by the same
- * lk_quantize_row (so both see identical q8 blocks), integer dot products are taken per
- * block, and each block's sum is scaled in float by the two block scales.
+ * Same scheme as the oracle: the activations are quantized once per call (in NEON, with
+ * the reference quantizer's float operations in the same order, so the q8 blocks are
+ * lk_quantize_row's bit for bit, only laid out for the loads below), integer dot
+ * products are taken per block, and each block's sum is scaled in float by the two
+ * block scales.
  *
  * The instruction mix. Without sdot, the integer dot product of 16 signed bytes is
  * smull (8 low lanes) + smlal2 (8 high lanes) into 8 int16 lanes: two instructions for
@@ -22,9 +24,17 @@
  *     K-quant sub-block scales multiply int32 lanes (mul/mla), still exact;
  *   - constant offsets (q4_0's -8, q5_0's -16) are taken in integers from the sums of the
  *     activation quants, which the activation layout precomputes, instead of per weight.
- * Per weight byte this is about 0.5-0.8 instructions for one token (see the report in
- * the commit log for counts measured with ../shared/tools/insncount.c), within the
- * budget of four A72 cores streaming ~4.8 GB/s.
+ * Measured with ../shared/tools/insncount.c (qemu, -mcpu=cortex-a72, a 512 x 4096 matrix,
+ * one token, everything a matmul call does): instructions per weight byte, scalar -> NEON,
+ *   q4_0 3.07 -> 0.84   q4_1 4.67 -> 0.80   q8_0 1.60 -> 0.47   q4_K 3.90 -> 0.87
+ *   q6_K 6.66 -> 0.70   q5_K 4.11 -> 0.97   q5_0 6.33 -> 1.07   q5_1 6.81 -> 1.01
+ *   q2_K 12.3 -> 1.55   q3_K 15.0 -> 1.84   f32 1.75 -> 0.19    f16 10.0 -> 0.51
+ * (per weight rather than per byte, q4_0 is 0.47 and q2_K 0.51).
+ * q4_0's inner loop is 57 instructions per 4 blocks (72 bytes): 16 smull/smlal, 8 to
+ * split nibbles, 10 loads, 8 to gather and convert the f16 scales, 8 to fold, offset,
+ * convert and accumulate, the rest addressing. A Pi 4 core streams ~1.2 GB/s of the
+ * shared ~4.8 GB/s at 1.5 GHz, about 1.25 cycles per byte: under one instruction per byte
+ * leaves the four cores memory-bound rather than compute-bound.
  *
  * A row is dotted with up to four tokens at once: its blocks are loaded and unpacked once
  * and used for each token. Each token keeps its own accumulators and sees the same
@@ -173,6 +183,20 @@ INLINE a8_row a8_at(const void *x, size_t x_stride, int t, int64_t nbp)
     return r;
 }
 
+/* n floats (a multiple of 4) as 32-bit integers rounded the way roundf does (ties away
+ * from zero: frinta), after multiplying by id; returns their largest magnitude first. */
+static inline float abs_max(const float *x, int n)
+{
+    float32x4_t m = vdupq_n_f32(0);
+    for (int i = 0; i < n; i += 4)
+        m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + i)));
+    return vmaxvq_f32(m);
+}
+
+/* q8_0 / q8_1 as lk_quantize_row makes them, one block of 32: d = amax / 127, the quants
+ * roundf(x * (1 / d)), q8_1's s = d * sum; the same float operations in the same order,
+ * so the same bits (the scalar oracle quantizes with quant.c, and test_kernels' one-block
+ * rows would see a single differing quant). */
 static void prepare_a8(uint32_t act_type, const float *x, int64_t cols, void *dst)
 {
     int64_t nb = cols / QK8_0, nbp = padded_blocks(nb);
@@ -180,24 +204,23 @@ static void prepare_a8(uint32_t act_type, const float *x, int64_t cols, void *ds
     float *d = (float *)(qs + nbp * QK8_0), *s = d + nbp;
     int32_t *sum = (int32_t *)(s + nbp);
     for (int64_t b = 0; b < nb; b++) {
-        const int8_t *q;
-        block_q8_0 b0;
-        block_q8_1 b1;
-        if (act_type == T_Q8_1) {
-            lk_quantize_row(T_Q8_1, x + b * QK8_1, &b1, QK8_1);
-            q = b1.qs;
-            d[b] = half_to_float(b1.d);
-            s[b] = half_to_float(b1.s);
-        } else {
-            lk_quantize_row(T_Q8_0, x + b * QK8_0, &b0, QK8_0);
-            q = b0.qs;
-            d[b] = half_to_float(b0.d);
-            s[b] = 0;
-        }
-        memcpy(qs + b * QK8_0, q, QK8_0);
-        int32_t total = 0;
-        for (int j = 0; j < QK8_0; j++)
-            total += q[j];
+        const float *xb = x + b * QK8_0;
+        float amax = abs_max(xb, QK8_0);
+        float db = amax / 127, id = db ? 1.0f / db : 0.0f;
+        int32x4_t q[8];
+        UNROLL
+        for (int i = 0; i < 8; i++)
+            q[i] = vcvtq_s32_f32(vrndaq_f32(vmulq_n_f32(vld1q_f32(xb + 4 * i), id)));
+        int16x8_t h[4];
+        UNROLL
+        for (int i = 0; i < 4; i++)
+            h[i] = vcombine_s16(vmovn_s32(q[2 * i]), vmovn_s32(q[2 * i + 1]));
+        vst1q_s8(qs + b * QK8_0, vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1])));
+        vst1q_s8(qs + b * QK8_0 + 16, vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
+        int32_t total = vaddvq_s32(vaddq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])),
+                                             vaddq_s32(vaddq_s32(q[4], q[5]), vaddq_s32(q[6], q[7]))));
+        d[b] = half_to_float(lk_f32_to_f16(db));
+        s[b] = act_type == T_Q8_1 ? half_to_float(lk_f32_to_f16((float)total * db)) : 0.0f;
         sum[b] = total;
     }
     for (int64_t b = nb; b < nbp; b++) {
@@ -413,14 +436,34 @@ INLINE const a8_K *q8_K_at(const void *x, size_t x_stride, int t, int64_t b)
     return (const a8_K *)((const char *)x + (size_t)t * x_stride) + b;
 }
 
+/* q8_K as lk_quantize_row makes it: the value of largest magnitude (the first such) maps
+ * to -127, quants round to nearest even (frintn, what ggml's nearest_int does by adding
+ * 1.5 * 2^23) and stop at 127, bsums are sums of 16, d = 1 / iscale. */
 static void prepare_a8_K(const float *x, int64_t cols, a8_K *dst)
 {
     for (int64_t b = 0; b < cols / QK_K; b++) {
-        block_q8_K blk;
-        lk_quantize_row(T_Q8_K, x + b * QK_K, &blk, QK_K);
-        memcpy(dst[b].qs, blk.qs, sizeof blk.qs);
-        memcpy(dst[b].bsums, blk.bsums, sizeof blk.bsums);
-        dst[b].d = blk.d;
+        const float *xb = x + b * QK_K;
+        float amax = abs_max(xb, QK_K);
+        if (!amax) {
+            memset(&dst[b], 0, sizeof dst[b]);
+            continue;
+        }
+        int first = 0;
+        while (first < QK_K - 1 && fabsf(xb[first]) != amax)
+            first++;
+        float iscale = -127.f / xb[first];
+        const int32x4_t top = vdupq_n_s32(127);
+        for (int j = 0; j < QK_K / 16; j++) {
+            int32x4_t q[4];
+            UNROLL
+            for (int i = 0; i < 4; i++)
+                q[i] = vminq_s32(vcvtq_s32_f32(vrndnq_f32(vmulq_n_f32(vld1q_f32(xb + 16 * j + 4 * i), iscale))), top);
+            int16x8_t h0 = vcombine_s16(vmovn_s32(q[0]), vmovn_s32(q[1]));
+            int16x8_t h1 = vcombine_s16(vmovn_s32(q[2]), vmovn_s32(q[3]));
+            vst1q_s8(dst[b].qs + 16 * j, vcombine_s8(vmovn_s16(h0), vmovn_s16(h1)));
+            dst[b].bsums[j] = (int16_t)vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])));
+        }
+        dst[b].d = 1 / iscale;
     }
 }
 

@@ -168,8 +168,8 @@ static void make_row(const wtype *t, enum wmode mode, uint8_t *dst, int64_t cols
 }
 
 /* How a test's activations are made. */
-enum amode { A_NORMAL, A_PLUS, A_MINUS, A_ALTERNATE, A_SPARSE, A_NMODES };
-static const char *AMODE_NAME[] = {"normal", "all +", "all -", "alternating", "sparse with -0"};
+enum amode { A_NORMAL, A_PLUS, A_MINUS, A_ALTERNATE, A_SPARSE, A_TIES, A_NMODES };
+static const char *AMODE_NAME[] = {"normal", "all +", "all -", "alternating", "sparse with -0", "rounding ties"};
 
 static void make_activations(enum amode mode, float *x, int64_t n)
 {
@@ -180,7 +180,12 @@ static void make_activations(enum amode mode, float *x, int64_t n)
         case A_PLUS: x[i] = scale; break;
         case A_MINUS: x[i] = -scale; break;
         case A_ALTERNATE: x[i] = (i & 1) ? -scale : scale; break;
-        default: x[i] = rnd32() % 4 == 0 ? rnd_normal() * scale : (rnd32() & 1 ? -0.0f : 0.0f); break;
+        case A_SPARSE: x[i] = rnd32() % 4 == 0 ? rnd_normal() * scale : (rnd32() & 1 ? -0.0f : 0.0f); break;
+        default:
+            /* every block's scale exactly 1 (-127 leads each block of 32), the rest k + 0.5:
+             * q8_0 rounds these ties away from zero, q8_K to even, and both sides must agree */
+            x[i] = i % 32 == 0 ? -127.0f : (float)((int)(rnd32() % 253) - 126) + 0.5f;
+            break;
         }
     }
 }
@@ -342,6 +347,8 @@ static void test_matmul_type(const wtype *t)
             for (int am = 0; am < A_NMODES; am++) {
                 if (wm != W_RANDOM_BYTES && wm != W_QUANTIZED && am != A_NORMAL && am != A_PLUS &&
                     am != A_MINUS)
+                    continue;
+                if (am == A_TIES && (wm != W_RANDOM_BYTES || t->d_off < 0))
                     continue;
                 for (int tok = 0; tok < MAX_NTOK; tok++) /* one token of another mode */
                     make_activations(tok == 4 ? A_NORMAL : (enum amode)am, x + tok * cols, cols);
