@@ -365,6 +365,105 @@ static void check_batching(const char *path, const golden *g)
     latent_model_free(m);
 }
 
+/* Rewrites stories260K as a qwen2 file: NeoX rotary pairs (i, i + hd/2) instead of
+ * interleaved (2i, 2i+1), so each head's rows of attn_q and attn_k are reordered to match,
+ * plus the Q/K/V biases qwen2 carries (zero here). Attention scores are unchanged by a
+ * permutation applied to both queries and keys, so the greedy text must be identical:
+ * this checks the qwen2 path (NeoX RoPE, biases) exactly. With `rope_ones`, it instead
+ * stays llama and gains a llama3 rope_freqs tensor of ones, which must change nothing. */
+static int write_variant(const char *src, const char *out, int qwen2, int rope_ones)
+{
+    latent_gguf *g = NULL;
+    latent_gguf_writer *w = NULL;
+    if (latent_gguf_open(src, &g) != LATENT_OK || latent_gguf_writer_create(&w) != LATENT_OK) {
+        latent_gguf_free(g);
+        return -1;
+    }
+    int64_t hd = 0, dim = 0, heads = 0;
+    latent_gguf_get_int(g, "llama.embedding_length", &dim);
+    latent_gguf_get_int(g, "llama.attention.head_count", &heads);
+    hd = dim / heads;
+    int rc = 0;
+    for (int64_t i = 0; i < latent_gguf_n_kv(g) && !rc; i++) {
+        const char *key = latent_gguf_kv_key(g, i);
+        if (qwen2 && !strcmp(key, "general.architecture")) {
+            rc = latent_gguf_writer_add_str(w, key, "qwen2", 5) != LATENT_OK;
+        } else if (qwen2 && !strncmp(key, "llama.", 6)) {
+            char renamed[256];
+            snprintf(renamed, sizeof renamed, "qwen2.%s", key + 6);
+            /* copy the value under the new key: numbers only in this file */
+            int64_t iv;
+            double fv;
+            if (latent_gguf_kv_type(g, i) == LATENT_GGUF_FLOAT32 && latent_gguf_kv_float(g, i, 0, &fv) == LATENT_OK) {
+                float f = (float)fv;
+                rc = latent_gguf_writer_add(w, renamed, LATENT_GGUF_FLOAT32, &f) != LATENT_OK;
+            } else if (latent_gguf_kv_int(g, i, 0, &iv) == LATENT_OK) {
+                uint32_t u = (uint32_t)iv;
+                rc = latent_gguf_writer_add(w, renamed, LATENT_GGUF_UINT32, &u) != LATENT_OK;
+            } else {
+                rc = 1;
+            }
+        } else {
+            rc = latent_gguf_writer_copy_kv(w, g, i) != LATENT_OK;
+        }
+    }
+    float *bufs[64];
+    int n_bufs = 0;
+    for (int64_t i = 0; i < latent_gguf_n_tensors(g) && !rc && n_bufs < 60; i++) {
+        const latent_gguf_tensor *t = latent_gguf_tensor_at(g, i);
+        const void *data = t->data;
+        int is_q = strstr(t->name, "attn_q.weight") != NULL, is_k = strstr(t->name, "attn_k.weight") != NULL;
+        if (qwen2 && (is_q || is_k) && t->type == LATENT_TYPE_F32) {
+            const float *rows = t->data;
+            float *perm = malloc(t->size);
+            int64_t cols = (int64_t)t->ne[0], n_rows = (int64_t)t->ne[1];
+            for (int64_t r = 0; perm && r < n_rows; r++) {
+                int64_t head = r / hd, j = r % hd;
+                /* new row j of the head takes old row 2j (j < hd/2) or 2(j - hd/2) + 1 */
+                int64_t old = j < hd / 2 ? 2 * j : 2 * (j - hd / 2) + 1;
+                memcpy(perm + r * cols, rows + (head * hd + old) * cols, (size_t)cols * sizeof(float));
+            }
+            bufs[n_bufs++] = perm;
+            data = perm;
+        }
+        rc = !data || latent_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, data, t->size) != LATENT_OK;
+        if (qwen2 && (is_q || is_k || strstr(t->name, "attn_v.weight"))) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s.bias", (int)(strlen(t->name) - 7), t->name);
+            uint64_t ne[1] = {t->ne[1]};
+            float *zeros = calloc((size_t)t->ne[1], sizeof(float));
+            bufs[n_bufs++] = zeros;
+            rc = rc || !zeros || latent_gguf_writer_add_tensor(w, name, LATENT_TYPE_F32, 1, ne, zeros, ne[0] * 4) != LATENT_OK;
+        }
+    }
+    if (rope_ones && !rc) {
+        uint64_t ne[1] = {(uint64_t)hd / 2};
+        float *ones = malloc((size_t)hd / 2 * sizeof(float));
+        for (int64_t i = 0; ones && i < hd / 2; i++)
+            ones[i] = 1.0f;
+        bufs[n_bufs++] = ones;
+        rc = !ones || latent_gguf_writer_add_tensor(w, "rope_freqs.weight", LATENT_TYPE_F32, 1, ne, ones, ne[0] * 4) != LATENT_OK;
+    }
+    if (!rc)
+        rc = latent_gguf_writer_write(w, out) != LATENT_OK;
+    for (int i = 0; i < n_bufs; i++)
+        free(bufs[i]);
+    latent_gguf_writer_free(w);
+    latent_gguf_free(g);
+    return rc;
+}
+
+static void check_layouts(const char *path, const golden *g)
+{
+    char out[512];
+    tmp_path(out, sizeof out, "variant.gguf");
+    CHECK(write_variant(path, out, 1, 0) == 0, "writing the qwen2 variant: %s", latent_last_error());
+    check_exact("stories260K as qwen2 (NeoX RoPE, biases)", out, g);
+    CHECK(write_variant(path, out, 0, 1) == 0, "writing the rope_freqs variant: %s", latent_last_error());
+    check_exact("stories260K with llama3 rope_freqs of ones", out, g);
+    remove(out);
+}
+
 /* The public generate: streams text, stops when asked. */
 static int stop_after_five(const char *text, size_t len, latent_token tok, void *user)
 {
@@ -408,6 +507,7 @@ int main(void)
         check_budget(gguf);
         check_generate_api(gguf);
         check_quantized(gguf, &stories);
+        check_layouts(gguf, &stories);
     }
     if (have_stories)
         check_converted("stories260K", "models/tok512.bin", &stories);
