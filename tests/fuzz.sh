@@ -39,6 +39,15 @@ for target in tests/fuzz_*.c; do
         for f in "$LATENT_TEST_DATA"/models/*.gguf "$LATENT_TEST_DATA"/vectors/*.gguf "$LATENT_TEST_DATA"/vectors/quant/*.gguf; do
             [ -f "$f" ] && head -c $MAX_LEN "$f" > "$corpus/$(basename "$f").head"
         done ;;
+    fuzz_tokenizer)
+        # the first byte picks the vocabulary, the flags or the decoder (see the target)
+        for f in "$LATENT_TEST_DATA"/vectors/*.inp; do
+            [ -f "$f" ] || continue
+            for mode in 00 01 02 03 04 09 80 81; do
+                { printf "\\$(printf '%03o' "0x$mode")"; head -c $((MAX_LEN - 1)) "$f"; } \
+                    > "$corpus/$(basename "$f").$mode"
+            done
+        done ;;
     *)
         for f in "$LATENT_TEST_DATA"/vectors/*.inp; do
             [ -f "$f" ] && head -c $MAX_LEN "$f" > "$corpus/$(basename "$f")"
