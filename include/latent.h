@@ -354,8 +354,9 @@ typedef struct latent_chat_message {
 latent_chat_template latent_model_chat_template(const latent_model *model);
 /* "llama3", "chatml", ...; "raw" */
 const char *latent_chat_template_name(latent_chat_template tmpl);
-/* Formats n messages; with add_assistant, opens the assistant's turn. Writes at most cap
- * bytes plus a NUL; LATENT_ERANGE with *n_out the length needed when cap is too small. */
+/* Formats n messages; with add_assistant, opens the assistant's turn. out holds cap bytes,
+ * the terminating NUL included: the text (*n_out bytes) fits when cap >= *n_out + 1, else
+ * LATENT_ERANGE with *n_out the length needed. out may be NULL with cap 0 to measure. */
 latent_status latent_chat_format(latent_chat_template tmpl, const latent_chat_message *msgs,
                                  size_t n, int add_assistant, char *out, size_t cap,
                                  size_t *n_out);

@@ -3,8 +3,7 @@
  * until an end token, the caller, or the token limit says stop.
  */
 #include "context.h"
-
-#define PIECE_MAX 512
+#include "tokenizer.h"
 
 latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, const char *prompt,
                               size_t len, int flags, int32_t max_tokens, latent_piece_fn fn,
@@ -36,10 +35,16 @@ latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, cons
     if (st != LATENT_OK)
         return st;
 
+    /* what one push can produce: a held partial character and the longest piece */
+    size_t piece_cap = 16 + (size_t)lt_model_vocab(m)->max_piece;
+    char *piece = lt_alloc(NULL, piece_cap);
     latent_decoder *dec = NULL;
-    if ((st = latent_decoder_create(m, &dec)) != LATENT_OK)
+    if (!piece)
+        return LATENT_ENOMEM;
+    if ((st = latent_decoder_create(m, &dec)) != LATENT_OK) {
+        lt_free(NULL, piece);
         return st;
-    char piece[PIECE_MAX];
+    }
     for (int32_t i = 0; i < max_tokens; i++) {
         latent_token tok;
         if ((st = latent_sampler_sample(sampler, latent_context_logits(ctx), &tok)) != LATENT_OK)
@@ -47,7 +52,7 @@ latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, cons
         if (latent_token_is_end(m, tok))
             break;
         size_t n = 0;
-        if ((st = latent_decoder_push(dec, tok, piece, sizeof piece, &n)) != LATENT_OK)
+        if ((st = latent_decoder_push(dec, tok, piece, piece_cap, &n)) != LATENT_OK)
             break;
         if (n_generated)
             (*n_generated)++;
@@ -57,5 +62,6 @@ latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, cons
             break;
     }
     latent_decoder_free(dec);
+    lt_free(NULL, piece);
     return st;
 }
