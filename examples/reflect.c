@@ -109,7 +109,7 @@ static int parse_args(int argc, char **argv, options *o)
             continue;
         }
         int bad = 0;
-        float rest;
+        float rest = 0;
 #define VALUE() ((v = cli_value(argc, argv, &i)) != NULL)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
@@ -137,7 +137,8 @@ static int parse_args(int argc, char **argv, options *o)
             bad = !VALUE() || cli_long(a, v, 0, LONG_MAX, &o->lives);
         } else if (!strcmp(a, "--rest")) {
             bad = !VALUE() || cli_float(a, v, 0, 86400, &rest);
-            o->rest = rest;
+            if (!bad)
+                o->rest = rest;
         } else if (!strcmp(a, "--seed")) {
             bad = !VALUE() || cli_u64(a, v, &o->seed);
             o->have_seed = 1;
