@@ -95,18 +95,26 @@ INLINE uint32x2_t word_at(const void *p)
 /* The f16 pairs at the start of four blocks stride bytes apart (d and the next two bytes:
  * q4_1 / q5_1's m): four ldr s, two zip1, one uzp1 per half, one fcvtl per half, where
  * lane loads would each need an address register of their own. */
-INLINE float32x4_t halves4(const void *p, size_t stride)
+/* ... of the first nvalid blocks (a compile-time constant); the other lanes are zero. */
+INLINE void halves4_words(const char *c, size_t stride, int nvalid, uint16x4_t *v01, uint16x4_t *v23)
 {
-    const char *c = p;
-    uint16x4_t v01 = vreinterpret_u16_u32(vzip1_u32(word_at(c), word_at(c + stride)));
-    uint16x4_t v23 = vreinterpret_u16_u32(vzip1_u32(word_at(c + 2 * stride), word_at(c + 3 * stride)));
+    uint32x2_t w[4];
+    UNROLL
+    for (int i = 0; i < 4; i++)
+        w[i] = i < nvalid ? word_at(c + i * stride) : vdup_n_u32(0);
+    *v01 = vreinterpret_u16_u32(vzip1_u32(w[0], w[1]));
+    *v23 = vreinterpret_u16_u32(vzip1_u32(w[2], w[3]));
+}
+INLINE float32x4_t halves4(const void *p, size_t stride, int nvalid)
+{
+    uint16x4_t v01, v23;
+    halves4_words(p, stride, nvalid, &v01, &v23);
     return vcvt_f32_f16(vreinterpret_f16_u16(vuzp1_u16(v01, v23)));
 }
-INLINE void halves4_pairs(const void *p, size_t stride, float32x4_t *first, float32x4_t *second)
+INLINE void halves4_pairs(const void *p, size_t stride, int nvalid, float32x4_t *first, float32x4_t *second)
 {
-    const char *c = p;
-    uint16x4_t v01 = vreinterpret_u16_u32(vzip1_u32(word_at(c), word_at(c + stride)));
-    uint16x4_t v23 = vreinterpret_u16_u32(vzip1_u32(word_at(c + 2 * stride), word_at(c + 3 * stride)));
+    uint16x4_t v01, v23;
+    halves4_words(p, stride, nvalid, &v01, &v23);
     *first = vcvt_f32_f16(vreinterpret_f16_u16(vuzp1_u16(v01, v23)));
     *second = vcvt_f32_f16(vreinterpret_f16_u16(vuzp2_u16(v01, v23)));
 }
@@ -236,7 +244,12 @@ static void prepare_a8(uint32_t act_type, const float *x, int64_t cols, void *ds
  * the compiler unrolls the token loops.
  * ------------------------------------------------------------------------- */
 
-typedef void (*dot_n_fn)(const void *w, const void *x, size_t x_stride, int64_t n, float *out);
+/* Rows [0, n_rows) of a weight matrix (row r at w + r * row_stride) dotted with nt
+ * tokens: y[t * y_stride + r] for t < nt. One call covers a run of rows, so the setup of
+ * constants, the prologue and the indirect call are paid once per run, not per row (a row
+ * of 576 q4_0 weights is only ~230 instructions). */
+typedef void (*dot_rows_fn)(const char *w, size_t row_stride, int64_t n_rows, const void *x, size_t x_stride,
+                            int64_t n, float *y, int64_t y_stride);
 
 /* q4_0, q4_1, q5_0, q5_1: one kernel, the layout chosen at compile time. */
 enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1 };
@@ -267,7 +280,7 @@ static const uint8_t BIT_OF_BYTE[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8,
 /* One group of four blocks at b (bs bytes each) for every token: acc[t] += the group's
  * four block sums in four lanes. */
 INLINE void q4q5_group(const uint8_t *b, size_t bs, int64_t g, const void *x, size_t x_stride, int64_t nbp,
-                       float32x4_t *acc, int nt, int kind)
+                       float32x4_t *acc, int nt, int kind, int nvalid)
 {
     const size_t qs_off = kind == K_Q4_0   ? offsetof(block_q4_0, qs)
                           : kind == K_Q4_1 ? offsetof(block_q4_1, qs)
@@ -280,6 +293,10 @@ INLINE void q4q5_group(const uint8_t *b, size_t bs, int64_t g, const void *x, si
     int8x16_t lo[GROUP], hi[GROUP];
     UNROLL
     for (int i = 0; i < GROUP; i++) {
+        if (i >= nvalid) {
+            lo[i] = hi[i] = vdupq_n_s8(0);
+            continue;
+        }
         uint8x16_t q = vld1q_u8(b + i * bs + qs_off);
         uint8x16_t l = vandq_u8(q, low4), h = vshrq_n_u8(q, 4);
         if (five) { /* nibble - mask * 16: mask is -1 where the fifth bit is set */
@@ -294,15 +311,19 @@ INLINE void q4q5_group(const uint8_t *b, size_t bs, int64_t g, const void *x, si
     }
     float32x4_t dw, mw = vdupq_n_f32(0);
     if (has_m)
-        halves4_pairs(b, bs, &dw, &mw);
+        halves4_pairs(b, bs, nvalid, &dw, &mw);
     else
-        dw = halves4(b, bs);
+        dw = halves4(b, bs, nvalid);
     UNROLL
     for (int t = 0; t < nt; t++) {
         a8_row a = a8_at(x, x_stride, t, nbp);
         int16x8_t p[GROUP];
         UNROLL
         for (int i = 0; i < GROUP; i++) {
+            if (i >= nvalid) {
+                p[i] = vdupq_n_s16(0);
+                continue;
+            }
             int8x16x2_t y = load_s8_x2(a.qs + (g + i) * QK8_0);
             p[i] = mla16(mul16(lo[i], y.val[0]), hi[i], y.val[1]);
         }
@@ -325,8 +346,8 @@ INLINE void q4q5_group(const uint8_t *b, size_t bs, int64_t g, const void *x, si
  * smull/smlal lanes hold 4 products each; 4-bit blocks fold two addp levels deep in int16
  * (16 products of at most 15 * 127 per lane: 30480), 5-bit ones one level (8 of at most
  * 31 * 127: 31496) before saddlp widens them. q4_0 / q5_0 then subtract 8 / 16 times the
- * block's activation sum, exactly; q4_1 / q5_1 add m * s in float. A last partial group
- * runs on a copy padded with zero blocks (the activations are padded with zeros too). */
+ * block's activation sum, exactly; q4_1 / q5_1 add m * s in float. In a last, partial
+ * group the missing blocks are zero vectors (and their activations zero padding). */
 INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt,
                        int kind)
 {
@@ -339,13 +360,14 @@ INLINE void dot_q4q5_n(const void *w, const void *x, size_t x_stride, int64_t n,
     UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
+    const uint8_t *wb = w;
     for (; g + GROUP <= nb; g += GROUP)
-        q4q5_group((const uint8_t *)w + g * bs, bs, g, x, x_stride, nbp, acc, nt, kind);
-    if (g < nb) {
-        uint8_t pad[GROUP * sizeof(block_q5_1)];
-        memset(pad, 0, sizeof pad);
-        memcpy(pad, (const uint8_t *)w + g * bs, (size_t)(nb - g) * bs);
-        q4q5_group(pad, bs, g, x, x_stride, nbp, acc, nt, kind);
+        q4q5_group(wb + g * bs, bs, g, x, x_stride, nbp, acc, nt, kind, GROUP);
+    switch (nb - g) { /* a last, partial group */
+    case 1: q4q5_group(wb + g * bs, bs, g, x, x_stride, nbp, acc, nt, kind, 1); break;
+    case 2: q4q5_group(wb + g * bs, bs, g, x, x_stride, nbp, acc, nt, kind, 2); break;
+    case 3: q4q5_group(wb + g * bs, bs, g, x, x_stride, nbp, acc, nt, kind, 3); break;
+    default: break;
     }
     UNROLL
     for (int t = 0; t < nt; t++)
@@ -373,19 +395,23 @@ INLINE void dot_q5_1_n(const void *w, const void *x, size_t s, int64_t n, float 
  * 32512), so each block widens right away: saddlp + sadalp into 4 int32 lanes, and two
  * addp levels gather four blocks. */
 INLINE void q8_0_group(const block_q8_0 *b, int64_t g, const void *x, size_t x_stride, int64_t nbp,
-                       float32x4_t *acc, int nt)
+                       float32x4_t *acc, int nt, int nvalid)
 {
     int8x16x2_t q[GROUP];
     UNROLL
-    for (int i = 0; i < GROUP; i++)
+    for (int i = 0; i < nvalid; i++)
         q[i] = load_s8_x2(b[i].qs);
-    float32x4_t dw = halves4(&b[0].d, sizeof *b);
+    float32x4_t dw = halves4(&b[0].d, sizeof *b, nvalid);
     UNROLL
     for (int t = 0; t < nt; t++) {
         a8_row a = a8_at(x, x_stride, t, nbp);
         int32x4_t s[GROUP];
         UNROLL
         for (int i = 0; i < GROUP; i++) {
+            if (i >= nvalid) {
+                s[i] = vdupq_n_s32(0);
+                continue;
+            }
             int8x16x2_t y = load_s8_x2(a.qs + (g + i) * QK8_0);
             s[i] = vpadalq_s16(vpaddlq_s16(mul16(q[i].val[0], y.val[0])), mul16(q[i].val[1], y.val[1]));
         }
@@ -403,12 +429,12 @@ INLINE void dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n,
     for (int t = 0; t < nt; t++)
         acc[t] = vdupq_n_f32(0);
     for (; g + GROUP <= nb; g += GROUP)
-        q8_0_group(wb + g, g, x, x_stride, nbp, acc, nt);
-    if (g < nb) {
-        block_q8_0 pad[GROUP];
-        memset(pad, 0, sizeof pad);
-        memcpy(pad, wb + g, (size_t)(nb - g) * sizeof *wb);
-        q8_0_group(pad, g, x, x_stride, nbp, acc, nt);
+        q8_0_group(wb + g, g, x, x_stride, nbp, acc, nt, GROUP);
+    switch (nb - g) { /* a last, partial group */
+    case 1: q8_0_group(wb + g, g, x, x_stride, nbp, acc, nt, 1); break;
+    case 2: q8_0_group(wb + g, g, x, x_stride, nbp, acc, nt, 2); break;
+    case 3: q8_0_group(wb + g, g, x, x_stride, nbp, acc, nt, 3); break;
+    default: break;
     }
     UNROLL
     for (int t = 0; t < nt; t++)
@@ -832,25 +858,25 @@ DOT_FLOAT_N(dot_f16_n, load4_f16, load1_f16)
 DOT_FLOAT_N(dot_bf16_n, load4_bf16, load1_bf16)
 
 /* One function per (type, token count), so the token loops above are unrolled. */
+#define INSTANTIATE_NT(kernel, nt)                                                           \
+    static void kernel##_rows_##nt(const char *w, size_t row_stride, int64_t n_rows, const void *x, \
+                                   size_t x_stride, int64_t n, float *y, int64_t y_stride)   \
+    {                                                                                        \
+        for (int64_t r = 0; r < n_rows; r++) {                                               \
+            float out[nt];                                                                   \
+            kernel##_n(w + (size_t)r * row_stride, x, x_stride, n, out, nt);                 \
+            UNROLL                                                                           \
+            for (int t = 0; t < nt; t++)                                                     \
+                y[t * y_stride + r] = out[t];                                                \
+        }                                                                                    \
+    }
 #define INSTANTIATE(kernel)                                                                  \
-    static void kernel##_1(const void *w, const void *x, size_t s, int64_t n, float *o)     \
-    {                                                                                        \
-        kernel##_n(w, x, s, n, o, 1);                                                        \
-    }                                                                                        \
-    static void kernel##_2(const void *w, const void *x, size_t s, int64_t n, float *o)     \
-    {                                                                                        \
-        kernel##_n(w, x, s, n, o, 2);                                                        \
-    }                                                                                        \
-    static void kernel##_3(const void *w, const void *x, size_t s, int64_t n, float *o)     \
-    {                                                                                        \
-        kernel##_n(w, x, s, n, o, 3);                                                        \
-    }                                                                                        \
-    static void kernel##_4(const void *w, const void *x, size_t s, int64_t n, float *o)     \
-    {                                                                                        \
-        kernel##_n(w, x, s, n, o, 4);                                                        \
-    }                                                                                        \
-    static const dot_n_fn kernel##_by_tokens[MAX_TOK + 1] = {0, kernel##_1, kernel##_2,      \
-                                                              kernel##_3, kernel##_4};
+    INSTANTIATE_NT(kernel, 1)                                                                \
+    INSTANTIATE_NT(kernel, 2)                                                                \
+    INSTANTIATE_NT(kernel, 3)                                                                \
+    INSTANTIATE_NT(kernel, 4)                                                                \
+    static const dot_rows_fn kernel##_by_tokens[MAX_TOK + 1] = {0, kernel##_rows_1, kernel##_rows_2, \
+                                                                kernel##_rows_3, kernel##_rows_4};
 INSTANTIATE(dot_q4_0)
 INSTANTIATE(dot_q8_0)
 INSTANTIATE(dot_q4_K)
@@ -871,7 +897,7 @@ INSTANTIATE(dot_bf16)
 
 typedef struct {
     uint32_t activation_type; /* T_F32: the float activations as they are */
-    const dot_n_fn *dot;      /* indexed by the number of tokens, 1..MAX_TOK */
+    const dot_rows_fn *dot;   /* indexed by the number of tokens, 1..MAX_TOK */
 } weight_kind;
 
 static int weight_kind_of(uint32_t type, weight_kind *k)
@@ -923,17 +949,12 @@ static void matmul_rows(const lk_matrix *w, const weight_kind *k, const char *ac
     int64_t tile = n_tok == 1 ? r1 - r0 : (row_bytes ? (int64_t)(32768 / row_bytes) : 1);
     if (tile < 1)
         tile = 1;
-    float out[MAX_TOK];
     for (int64_t rt = r0; rt < r1; rt += tile) {
         int64_t rt_end = rt + tile < r1 ? rt + tile : r1;
         for (int64_t t = 0; t < n_tok; t += MAX_TOK) {
             int nt = n_tok - t < MAX_TOK ? (int)(n_tok - t) : MAX_TOK;
-            const char *xt = act + (size_t)t * act_row_bytes;
-            for (int64_t r = rt; r < rt_end; r++) {
-                k->dot[nt]((const char *)w->data + (size_t)r * w->row_stride, xt, act_row_bytes, w->cols, out);
-                for (int i = 0; i < nt; i++)
-                    y[(t + i) * w->rows + r] = out[i];
-            }
+            k->dot[nt]((const char *)w->data + (size_t)rt * w->row_stride, w->row_stride, rt_end - rt,
+                       act + (size_t)t * act_row_bytes, act_row_bytes, w->cols, y + t * w->rows + rt, w->rows);
         }
     }
 }
