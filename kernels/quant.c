@@ -343,8 +343,11 @@ int lk_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n)
             dst[i] = lk_f16_to_f32(((const uint16_t *)src)[i]);
         return 0;
     case T_BF16:
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = lk_bf16_to_f32(((const uint16_t *)src)[i]);
+        /* bits to bits: a float load would quiet a signalling NaN on the x87 */
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)((const uint16_t *)src)[i] << 16;
+            memcpy(&dst[i], &u, sizeof u);
+        }
         return 0;
     case T_Q4_0: dequant_q4_0(src, dst, nb); return 0;
     case T_Q4_1: dequant_q4_1(src, dst, nb); return 0;

@@ -151,12 +151,34 @@ static void test_f16(void)
 
 static void test_bf16(void)
 {
+    /* The format's widening (dequantize_row, memory to memory) keeps every bit pattern,
+     * signalling NaNs included. A float *returned* by lk_bf16_to_f32 cannot always: the
+     * i386 ABI returns floats in the x87's st(0), and loading a signalling NaN there
+     * quiets it (sets mantissa bit 22, payload and sign kept). That one change is allowed
+     * there and nowhere else. */
+#if defined(__i386__)
+    const int returns_quieted = 1;
+#else
+    const int returns_quieted = 0;
+#endif
+    static uint16_t all[65536];
+    static float wide[65536];
+    for (uint32_t h = 0; h < 65536; h++)
+        all[h] = (uint16_t)h;
+    CHECK(lk_dequantize_row(T_BF16, all, wide, 65536) == 0, "dequantize_row bf16");
+    int bad_row = 0;
+    for (uint32_t h = 0; h < 65536; h++)
+        bad_row += bits_of(wide[h]) != h << 16;
+    CHECK(bad_row == 0, "%d bf16 patterns do not widen exactly in dequantize_row", bad_row);
+
     int bad = 0;
     for (uint32_t h = 0; h < 65536; h++) {
         float f = lk_bf16_to_f32((uint16_t)h);
-        bad += bits_of(f) != h << 16;
-        uint16_t back = lk_f32_to_bf16(f);
         int nan = (h & 0x7f80) == 0x7f80 && (h & 0x7f);
+        int snan = nan && !(h & 0x40);
+        uint32_t want = h << 16;
+        bad += bits_of(f) != want && !(returns_quieted && snan && bits_of(f) == (want | 0x400000u));
+        uint16_t back = lk_f32_to_bf16(f);
         if (nan ? ((back & 0x7f80) != 0x7f80 || !(back & 0x7f) || (back & 0x8000) != (h & 0x8000))
                 : back != h)
             bad++;
