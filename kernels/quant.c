@@ -10,6 +10,17 @@
  * Compiled without floating-point contraction (-std=c11 for GCC, the pragma below for
  * clang): a fused multiply-add rounds once where ggml rounds twice.
  *
+ * IEEE single arithmetic on every FPU: each float operation's result is stored in a float
+ * variable (or cast to float) before another operation, a comparison or a conversion to
+ * an integer uses it. On SSE, NEON and every other FPU with FLT_EVAL_METHOD 0 this costs
+ * nothing; on the x87 (i386 without SSE, FLT_EVAL_METHOD 2) an expression keeps 64
+ * mantissa bits until an assignment or a cast (ISO C mode, -fexcess-precision=standard),
+ * and only then do we get the same bits as ggml on x86-64. One operation on two floats
+ * computed in 80 bits and then rounded to float is the correctly rounded single result
+ * (64 >= 2 * 24 + 2 bits, so the double rounding is harmless): rounding after every
+ * operation is all it takes. Bit patterns that must survive (NaN payloads) never go
+ * through a float register: an x87 load quiets a signalling NaN.
+ *
  * Independent of the instruction set: kernels/scalar.c, avx2.c and neon.c all call these.
  */
 #include <float.h>
@@ -146,8 +157,9 @@ static void dequant_q4_1(const block_q4_1 *x, float *y, int64_t nb)
     for (int64_t i = 0; i < nb; i++, y += QK4_1) {
         float d = H2F(x[i].d), m = H2F(x[i].m);
         for (int j = 0; j < QK4_1 / 2; j++) {
-            y[j] = (float)(x[i].qs[j] & 0x0f) * d + m;
-            y[j + QK4_1 / 2] = (float)(x[i].qs[j] >> 4) * d + m;
+            float v0 = (float)(x[i].qs[j] & 0x0f) * d, v1 = (float)(x[i].qs[j] >> 4) * d;
+            y[j] = v0 + m;
+            y[j + QK4_1 / 2] = v1 + m;
         }
     }
 }
@@ -179,8 +191,9 @@ static void dequant_q5_1(const block_q5_1 *x, float *y, int64_t nb)
         for (int j = 0; j < QK5_1 / 2; j++) {
             int lo = (x[i].qs[j] & 0x0f) | ((qh >> j) & 1) << 4;
             int hi = (x[i].qs[j] >> 4) | ((qh >> (j + 16)) & 1) << 4;
-            y[j] = (float)lo * d + m;
-            y[j + QK5_1 / 2] = (float)hi * d + m;
+            float v0 = (float)lo * d, v1 = (float)hi * d;
+            y[j] = v0 + m;
+            y[j + QK5_1 / 2] = v1 + m;
         }
     }
 }
@@ -217,8 +230,10 @@ static void dequant_q2_K(const block_q2_K *x, float *y, int64_t nb)
                 for (int k = 0; k < 2; k++) {
                     uint8_t sc = x[i].scales[is++];
                     float dl = d * (float)(sc & 0xf), ml = dmin * (float)(sc >> 4);
-                    for (int l = 0; l < 16; l++)
-                        *y++ = dl * (float)((q[16 * k + l] >> shift) & 3) - ml;
+                    for (int l = 0; l < 16; l++) {
+                        float v = dl * (float)((q[16 * k + l] >> shift) & 3);
+                        *y++ = v - ml;
+                    }
                 }
             }
         }
@@ -270,10 +285,14 @@ static void dequant_q4_K(const block_q4_K *x, float *y, int64_t nb)
             float d1 = d * (float)sc, m1 = dmin * (float)m;
             lk_get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
             float d2 = d * (float)sc, m2 = dmin * (float)m;
-            for (int l = 0; l < 32; l++)
-                *y++ = d1 * (float)(q[l] & 0xf) - m1;
-            for (int l = 0; l < 32; l++)
-                *y++ = d2 * (float)(q[l] >> 4) - m2;
+            for (int l = 0; l < 32; l++) {
+                float v = d1 * (float)(q[l] & 0xf);
+                *y++ = v - m1;
+            }
+            for (int l = 0; l < 32; l++) {
+                float v = d2 * (float)(q[l] >> 4);
+                *y++ = v - m2;
+            }
         }
     }
 }
@@ -290,10 +309,14 @@ static void dequant_q5_K(const block_q5_K *x, float *y, int64_t nb)
             float d1 = d * (float)sc, m1 = dmin * (float)m;
             lk_get_scale_min_k4(is + 1, x[i].scales, &sc, &m);
             float d2 = d * (float)sc, m2 = dmin * (float)m;
-            for (int l = 0; l < 32; l++)
-                *y++ = d1 * (float)((ql[l] & 0xf) + (((qh[l] >> is) & 1) << 4)) - m1;
-            for (int l = 0; l < 32; l++)
-                *y++ = d2 * (float)((ql[l] >> 4) + (((qh[l] >> (is + 1)) & 1) << 4)) - m2;
+            for (int l = 0; l < 32; l++) {
+                float v = d1 * (float)((ql[l] & 0xf) + (((qh[l] >> is) & 1) << 4));
+                *y++ = v - m1;
+            }
+            for (int l = 0; l < 32; l++) {
+                float v = d2 * (float)((ql[l] >> 4) + (((qh[l] >> (is + 1)) & 1) << 4));
+                *y++ = v - m2;
+            }
         }
     }
 }
@@ -314,10 +337,13 @@ static void dequant_q6_K(const block_q6_K *x, float *y, int64_t nb)
                 int q2 = ((ql[l + 32] & 0xf) | ((qh[l] >> 2) & 3) << 4) - 32;
                 int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
                 int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
-                y[l] = d * (float)sc[is] * (float)q1;
-                y[l + 32] = d * (float)sc[is + 2] * (float)q2;
-                y[l + 64] = d * (float)sc[is + 4] * (float)q3;
-                y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+                /* (d * sc) * q, the product rounded in between as ggml's is */
+                float d1 = d * (float)sc[is], d2 = d * (float)sc[is + 2];
+                float d3 = d * (float)sc[is + 4], d4 = d * (float)sc[is + 6];
+                y[l] = d1 * (float)q1;
+                y[l + 32] = d2 * (float)q2;
+                y[l + 64] = d3 * (float)q3;
+                y[l + 96] = d4 * (float)q4;
             }
         }
     }
@@ -384,7 +410,7 @@ static void quant_q4_0(const float *x, block_q4_0 *y, int64_t nb)
         for (int j = 0; j < QK4_0 / 2; j++) {
             /* truncation after +8.5 is rounding half up; clamp the +8 end to 15 */
             float x0 = x[j] * id, x1 = x[j + QK4_0 / 2] * id; /* rounded before the add */
-            int8_t q0 = (int8_t)(x0 + 8.5f), q1 = (int8_t)(x1 + 8.5f);
+            int8_t q0 = (int8_t)(float)(x0 + 8.5f), q1 = (int8_t)(float)(x1 + 8.5f); /* and after */
             uint8_t a = q0 < 15 ? (uint8_t)q0 : 15, b = q1 < 15 ? (uint8_t)q1 : 15;
             y[i].qs[j] = (uint8_t)(a | b << 4);
         }
@@ -401,12 +427,13 @@ static void quant_q4_1(const float *x, block_q4_1 *y, int64_t nb)
             if (x[j] > max)
                 max = x[j];
         }
-        float d = (max - min) / 15, id = d ? 1.0f / d : 0.0f;
+        float range = max - min;
+        float d = range / 15, id = d ? 1.0f / d : 0.0f;
         y[i].d = F2H(d);
         y[i].m = F2H(min);
         for (int j = 0; j < QK4_1 / 2; j++) {
-            float x0 = (x[j] - min) * id, x1 = (x[j + QK4_1 / 2] - min) * id;
-            int8_t q0 = (int8_t)(x0 + 0.5f), q1 = (int8_t)(x1 + 0.5f);
+            float x0 = (float)(x[j] - min) * id, x1 = (float)(x[j + QK4_1 / 2] - min) * id;
+            int8_t q0 = (int8_t)(float)(x0 + 0.5f), q1 = (int8_t)(float)(x1 + 0.5f);
             uint8_t a = q0 < 15 ? (uint8_t)q0 : 15, b = q1 < 15 ? (uint8_t)q1 : 15;
             y[i].qs[j] = (uint8_t)(a | b << 4);
         }
@@ -427,7 +454,7 @@ static void quant_q5_0(const float *x, block_q5_0 *y, int64_t nb)
         uint32_t qh = 0;
         for (int j = 0; j < QK5_0 / 2; j++) {
             float x0 = x[j] * id, x1 = x[j + QK5_0 / 2] * id;
-            int8_t q0 = (int8_t)(x0 + 16.5f), q1 = (int8_t)(x1 + 16.5f);
+            int8_t q0 = (int8_t)(float)(x0 + 16.5f), q1 = (int8_t)(float)(x1 + 16.5f);
             uint8_t a = q0 < 31 ? (uint8_t)q0 : 31, b = q1 < 31 ? (uint8_t)q1 : 31;
             y[i].qs[j] = (uint8_t)((a & 0x0f) | (b & 0x0f) << 4);
             qh |= (uint32_t)(a >> 4) << j | (uint32_t)(b >> 4) << (j + QK5_0 / 2);
@@ -447,14 +474,15 @@ static void quant_q5_1(const float *x, block_q5_1 *y, int64_t nb)
             if (x[j] > max)
                 max = x[j];
         }
-        float d = (max - min) / 31, id = d ? 1.0f / d : 0.0f;
+        float range = max - min;
+        float d = range / 31, id = d ? 1.0f / d : 0.0f;
         y[i].d = F2H(d);
         y[i].m = F2H(min);
         uint32_t qh = 0;
         for (int j = 0; j < QK5_1 / 2; j++) {
             /* ggml does not clamp here: (max - min) * id rounds to at most 31 */
-            float x0 = (x[j] - min) * id, x1 = (x[j + QK5_1 / 2] - min) * id;
-            uint8_t a = (uint8_t)(x0 + 0.5f), b = (uint8_t)(x1 + 0.5f);
+            float x0 = (float)(x[j] - min) * id, x1 = (float)(x[j + QK5_1 / 2] - min) * id;
+            uint8_t a = (uint8_t)(float)(x0 + 0.5f), b = (uint8_t)(float)(x1 + 0.5f);
             y[i].qs[j] = (uint8_t)((a & 0x0f) | (b & 0x0f) << 4);
             qh |= (uint32_t)((a >> 4) & 1) << j | (uint32_t)((b >> 4) & 1) << (j + QK5_1 / 2);
         }
@@ -473,8 +501,10 @@ static void quant_q8_0(const float *x, block_q8_0 *y, int64_t nb)
         }
         float d = amax / 127, id = d ? 1.0f / d : 0.0f;
         y[i].d = F2H(d);
-        for (int j = 0; j < QK8_0; j++)
-            y[i].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < QK8_0; j++) {
+            float v = x[j] * id;
+            y[i].qs[j] = (int8_t)roundf(v);
+        }
     }
 }
 
@@ -491,10 +521,12 @@ static void quant_q8_1(const float *x, block_q8_1 *y, int64_t nb)
         y[i].d = F2H(d);
         int sum = 0;
         for (int j = 0; j < QK8_1; j++) {
-            y[i].qs[j] = (int8_t)roundf(x[j] * id);
+            float v = x[j] * id;
+            y[i].qs[j] = (int8_t)roundf(v);
             sum += y[i].qs[j];
         }
-        y[i].s = F2H((float)sum * d);
+        float s = (float)sum * d;
+        y[i].s = F2H(s);
     }
 }
 

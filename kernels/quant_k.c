@@ -8,6 +8,9 @@
  * scale it will actually be decoded with. The float operations are written in ggml's
  * order so that, compiled without contraction, the blocks come out the same as
  * llama-quantize's; they are judged by quantize -> dequantize error all the same.
+ * As in quant.c, every float operation's result is stored in a float (or cast to one)
+ * before anything else uses it, so that the x87's 80-bit registers (i386 without SSE)
+ * round as IEEE single arithmetic does and the search makes the same choices there.
  *
  * The three searches:
  *   search_scale_min  (ggml's make_qkx2_quants) — asymmetric x ~ scale * q - min with
@@ -56,7 +59,8 @@ static float search_scale_min(int n, int nmax, const float *x, const float *w, u
         if (x[i] > max)
             max = x[i];
         sum_w += w[i];
-        sum_x += w[i] * x[i];
+        float wx = w[i] * x[i];
+        sum_x += wx;
     }
     if (min > 0) /* the min is subtracted, so it never shifts the range up */
         min = 0;
@@ -65,34 +69,42 @@ static float search_scale_min(int n, int nmax, const float *x, const float *w, u
         *the_min = -min;
         return 0.f;
     }
-    float iscale = (float)nmax / (max - min);
+    float range = max - min;
+    float iscale = (float)nmax / range;
     float scale = 1 / iscale;
     float best_error = 0;
     for (int i = 0; i < n; i++) {
-        float t = iscale * (x[i] - min);
+        float t = iscale * (float)(x[i] - min);
         L[i] = (uint8_t)clampi(lk_nearest_int(t), 0, nmax);
         float p = scale * (float)L[i];
-        float diff = p + min - x[i];
+        float diff = (float)(p + min) - x[i];
         diff = use_abs ? fabsf(diff) : diff * diff;
-        best_error += w[i] * diff;
+        float wd = w[i] * diff;
+        best_error += wd;
     }
     for (int is = 0; is <= nstep; is++) {
-        iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
+        float step = rdelta * (float)is;
+        float levels = (float)(rmin + step) + (float)nmax;
+        range = max - min; /* min is the best fit's so far, as in ggml */
+        iscale = levels / range;
         float sum_l = 0, sum_l2 = 0, sum_xl = 0;
         for (int i = 0; i < n; i++) {
-            float t = iscale * (x[i] - min);
+            float t = iscale * (float)(x[i] - min);
             int l = clampi(lk_nearest_int(t), 0, nmax);
             aux[i] = (uint8_t)l;
             float wl = w[i] * (float)l;
             sum_l += wl;
-            sum_l2 += wl * (float)l;
-            sum_xl += wl * x[i];
+            float wl2 = wl * (float)l, wlx = wl * x[i];
+            sum_l2 += wl2;
+            sum_xl += wlx;
         }
         /* weighted least squares for x ~ scale * l + m over the two unknowns */
-        float D = sum_w * sum_l2 - sum_l * sum_l;
+        float D = (float)(sum_w * sum_l2) - (float)(sum_l * sum_l);
         if (D > 0) {
-            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            float num_scale = (float)(sum_w * sum_xl) - (float)(sum_x * sum_l);
+            float num_min = (float)(sum_l2 * sum_x) - (float)(sum_l * sum_xl);
+            float this_scale = num_scale / D;
+            float this_min = num_min / D;
             if (this_min > 0) {
                 this_min = 0;
                 this_scale = sum_xl / sum_l2;
@@ -100,9 +112,10 @@ static float search_scale_min(int n, int nmax, const float *x, const float *w, u
             float err = 0;
             for (int i = 0; i < n; i++) {
                 float p = this_scale * (float)aux[i];
-                float diff = p + this_min - x[i];
+                float diff = (float)(p + this_min) - x[i];
                 diff = use_abs ? fabsf(diff) : diff * diff;
-                err += w[i] * diff;
+                float wd = w[i] * diff;
+                err += wd;
             }
             if (err < best_error) {
                 memcpy(L, aux, (size_t)n);
@@ -140,28 +153,34 @@ static float search_symmetric(int n, int nmax, const float *x, int8_t *L)
         L[i] = (int8_t)(l + nmax);
         float w = x[i] * x[i];
         float wx = w * x[i];
-        sumlx += wx * (float)l;
+        float wxl = wx * (float)l;
+        sumlx += wxl;
         float wl = w * (float)l;
-        suml2 += wl * (float)l;
+        float wl2 = wl * (float)l;
+        suml2 += wl2;
     }
     float scale = suml2 ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
     for (int is = -9; is <= 9; is++) {
         if (is == 0)
             continue;
-        iscale = -((float)nmax + 0.1f * (float)is) / max;
+        float step = 0.1f * (float)is;
+        float levels = (float)nmax + step;
+        iscale = -levels / max;
         sumlx = suml2 = 0;
         for (int i = 0; i < n; i++) {
             float t = iscale * x[i];
             int l = clampi(lk_nearest_int(t), -nmax, nmax - 1);
             float w = x[i] * x[i];
             float wx = w * x[i];
-            sumlx += wx * (float)l;
+            float wxl = wx * (float)l;
+            sumlx += wxl;
             float wl = w * (float)l;
-            suml2 += wl * (float)l;
+            float wl2 = wl * (float)l;
+            suml2 += wl2;
         }
         /* scale = sumlx / suml2 lowers the error by sumlx^2 / suml2: keep the largest */
-        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+        if (suml2 > 0 && (float)(sumlx * sumlx) > (float)(best * suml2)) {
             for (int i = 0; i < n; i++) {
                 float t = iscale * x[i];
                 L[i] = (int8_t)(nmax + clampi(lk_nearest_int(t), -nmax, nmax - 1));
@@ -197,27 +216,29 @@ static float search_q3(int n, int nmax, const float *x, int8_t *L)
         L[i] = (int8_t)l;
         float w = x[i] * x[i];
         float wx = w * x[i];
-        sumlx += wx * (float)l;
+        float wxl = wx * (float)l;
+        sumlx += wxl;
         float wl = w * (float)l;
-        suml2 += wl * (float)l;
+        float wl2 = wl * (float)l;
+        suml2 += wl2;
     }
     for (int itry = 0; itry < 5; itry++) {
         int n_changed = 0;
         for (int i = 0; i < n; i++) {
             float w = x[i] * x[i];
             float wx = w * x[i];
-            float slx = sumlx - wx * (float)L[i];
+            float slx = sumlx - (float)(wx * (float)L[i]);
             if (slx > 0) {
                 float wl = w * (float)L[i];
-                float sl2 = suml2 - wl * (float)L[i];
+                float sl2 = suml2 - (float)(wl * (float)L[i]);
                 float t = x[i] * sl2;
                 int new_l = clampi(lk_nearest_int(t / slx), -nmax, nmax - 1);
                 if (new_l != L[i]) {
-                    slx += wx * (float)new_l;
+                    slx += (float)(wx * (float)new_l);
                     float wn = w * (float)new_l;
-                    sl2 += wn * (float)new_l;
+                    sl2 += (float)(wn * (float)new_l);
                     float a = slx * slx, b = sumlx * sumlx;
-                    if (sl2 > 0 && a * suml2 > b * sl2) {
+                    if (sl2 > 0 && (float)(a * suml2) > (float)(b * sl2)) {
                         L[i] = (int8_t)new_l;
                         sumlx = slx;
                         suml2 = sl2;
@@ -295,8 +316,10 @@ void lk_quantize_q2_K(const float *x, block_q2_K *y, int64_t nb)
             if (!d)
                 continue;
             float dm = lk_f16_to_f32(y[i].dmin) * (float)(y[i].scales[j] >> 4);
-            for (int l = 0; l < 16; l++)
-                L[16 * j + l] = (uint8_t)clampi(lk_nearest_int((x[16 * j + l] + dm) / d), 0, 3);
+            for (int l = 0; l < 16; l++) {
+                float shifted = x[16 * j + l] + dm;
+                L[16 * j + l] = (uint8_t)clampi(lk_nearest_int(shifted / d), 0, 3);
+            }
         }
         pack_2bit_planes(L, y[i].qs);
     }
@@ -373,9 +396,17 @@ static void quantize_k32(const float *x, int nmax, float rmin, float rdelta, int
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 32; j++) {
         float sum_x2 = 0;
-        for (int l = 0; l < 32; l++)
-            sum_x2 += x[32 * j + l] * x[32 * j + l];
-        float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; l++) {
+            float sq = x[32 * j + l] * x[32 * j + l];
+            sum_x2 += sq;
+        }
+        /* volatile: a store that rounds. i386's libm sqrtf returns the x87's fsqrt with
+         * all 64 bits, which the compiler takes to be a float already (and it turns
+         * (float)sqrt((double)x) into sqrtf(x)); stored, it is the correctly rounded
+         * square root, as sqrtf gives on every other machine. Once per 32 values. */
+        float mean_x2 = sum_x2 / 32;
+        volatile float av_x_rounded = sqrtf(mean_x2);
+        float av_x = av_x_rounded;
         for (int l = 0; l < 32; l++)
             w[l] = av_x + fabsf(x[32 * j + l]);
         scales[j] = search_scale_min(32, nmax, x + 32 * j, w, L + 32 * j, &mins[j], aux, rmin,
@@ -410,8 +441,10 @@ static void quantize_k32(const float *x, int nmax, float rmin, float rdelta, int
         if (!d)
             continue;
         float dm = lk_f16_to_f32(*dmin_out) * (float)m;
-        for (int l = 0; l < 32; l++)
-            L[32 * j + l] = (uint8_t)clampi(lk_nearest_int((x[32 * j + l] + dm) / d), 0, nmax);
+        for (int l = 0; l < 32; l++) {
+            float shifted = x[32 * j + l] + dm;
+            L[32 * j + l] = (uint8_t)clampi(lk_nearest_int(shifted / d), 0, nmax);
+        }
     }
 }
 
