@@ -223,15 +223,19 @@ static int sample1(latent_sampler *s, const float *logits)
 static void test_params(void)
 {
     latent_sampler_params d = latent_sampler_default_params();
-    CHECK(d.temperature == 0.8f && d.top_k == 40 && d.top_p == 0.95f && d.min_p == 0.05f);
-    CHECK(d.repeat_penalty == 1.0f && d.frequency_penalty == 0.0f && d.presence_penalty == 0.0f);
-    CHECK(d.penalty_window == 64);
+    /* (float) on the constants: where floats are evaluated in long double (the x87,
+     * FLT_EVAL_METHOD 2) 0.8f itself has 0.8's long double value, which no float equals */
+    CHECK(d.temperature == (float)0.8f && d.top_k == 40 && d.top_p == (float)0.95f &&
+          d.min_p == (float)0.05f, "default temperature, top_k, top_p, min_p");
+    CHECK(d.repeat_penalty == 1.0f && d.frequency_penalty == 0.0f && d.presence_penalty == 0.0f,
+          "default penalties off");
+    CHECK(d.penalty_window == 64, "default penalty window");
 
     latent_sampler *s = (latent_sampler *)&d; /* must be reset to NULL on failure */
-    CHECK(latent_sampler_create(0, NULL, &s) == LATENT_EINVAL && s == NULL);
-    CHECK(latent_sampler_create(-5, NULL, &s) == LATENT_EINVAL && s == NULL);
-    CHECK(latent_sampler_create(10, NULL, NULL) == LATENT_EINVAL);
-    CHECK(strlen(latent_last_error()) > 0);
+    CHECK(latent_sampler_create(0, NULL, &s) == LATENT_EINVAL && s == NULL, "n_vocab 0");
+    CHECK(latent_sampler_create(-5, NULL, &s) == LATENT_EINVAL && s == NULL, "n_vocab -5");
+    CHECK(latent_sampler_create(10, NULL, NULL) == LATENT_EINVAL, "NULL out");
+    CHECK(strlen(latent_last_error()) > 0, "an error message");
 
     struct {
         const char *what;
@@ -298,9 +302,9 @@ static void test_bad_logits(void)
         latent_sampler *s = make(N, &p);
         if (!s)
             return;
-        CHECK(latent_sampler_sample(NULL, l, &t) == LATENT_EINVAL);
-        CHECK(latent_sampler_sample(s, NULL, &t) == LATENT_EINVAL);
-        CHECK(latent_sampler_sample(s, l, NULL) == LATENT_EINVAL);
+        CHECK(latent_sampler_sample(NULL, l, &t) == LATENT_EINVAL, "NULL sampler");
+        CHECK(latent_sampler_sample(s, NULL, &t) == LATENT_EINVAL, "NULL logits");
+        CHECK(latent_sampler_sample(s, l, NULL) == LATENT_EINVAL, "NULL out");
 
         for (int i = 0; i < N; i++)
             l[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
@@ -364,12 +368,12 @@ static void test_greedy(void)
     l[4000] = 3.0f;
     l[1234] = 3.0f;
     l[4999] = 3.0f;
-    CHECK(sample1(sg, l) == 1234);
+    CHECK(sample1(sg, l) == 1234, "greedy tie: lowest id");
     CHECK(sample1(sk, l) == 1234, "top_k = 1 tie");
     for (int i = 0; i < N; i++)
         l[i] = 0.5f;
-    CHECK(sample1(sg, l) == 0);
-    CHECK(sample1(sk, l) == 0);
+    CHECK(sample1(sg, l) == 0, "greedy, all equal");
+    CHECK(sample1(sk, l) == 0, "top_k = 1, all equal");
     latent_sampler_free(sg);
     latent_sampler_free(sk);
 }
