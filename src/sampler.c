@@ -33,7 +33,8 @@
  *     floor and ldexp only (libm's exp promises no particular last bit, and glibc's
  *     x86 build dispatches to an FMA variant), with floating-point contraction off
  *     (ISO C mode for gcc; the pragma below for clang, which would otherwise fuse 21
- *     multiply-adds here);
+ *     multiply-adds here) and, on the x87, its precision set to double while a token
+ *     is drawn (see fpu_double_begin);
  *   - sums of weights are integer sums (order does not matter) and the draw picks an
  *     integer uniformly below the total (Lemire's multiply-and-reject), then walks the
  *     kept set best first.
@@ -163,6 +164,34 @@ static double exp_portable(double x)
     }
     return ldexp(p, (int)k);
 }
+
+/* The x87 (i386 without SSE2 math) computes in 64 mantissa bits and rounds a second time,
+ * to 53, when it stores a double: about one exp_portable in 6,000 then ends a bit away
+ * from IEEE double arithmetic, and a weight's floor can follow. So the draw runs with
+ * the x87's precision control at 53 bits: every +, -, *, / then rounds once, to double,
+ * as on SSE2 and NEON (nothing here comes near double's overflow or subnormal range,
+ * where the x87's wider exponent would still differ). Floats are unaffected: rounding
+ * first to 53 bits and then to 24 gives the single result. The control word belongs to
+ * the thread and is restored before sample returns. */
+#if defined(__i386__) && !defined(__SSE2_MATH__) && defined(__GNUC__)
+typedef uint16_t fpu_state;
+static fpu_state fpu_double_begin(void)
+{
+    uint16_t old, dbl;
+    __asm__ volatile("fnstcw %0" : "=m"(old));
+    dbl = (uint16_t)((old & ~0x0300u) | 0x0200u); /* precision control 10b: 53 bits */
+    __asm__ volatile("fldcw %0" : : "m"(dbl) : "memory");
+    return old;
+}
+static void fpu_double_end(fpu_state old)
+{
+    __asm__ volatile("fldcw %0" : : "m"(old) : "memory");
+}
+#else
+typedef int fpu_state; /* every other FPU rounds each double operation once already */
+static fpu_state fpu_double_begin(void) { return 0; }
+static void fpu_double_end(fpu_state old) { (void)old; }
+#endif
 
 /* The fixed-point weight of a token x = (logit - best) / T nats below the best. */
 static uint64_t weight(double x)
@@ -401,6 +430,8 @@ static float penalised(const latent_sampler *s, const float *logits, int32_t i)
     return clamp_finite(clamp_finite(v) - sub); /* two finite floats: never NaN */
 }
 
+static latent_status sample_weighted(latent_sampler *s, const float *logits, latent_token *out);
+
 latent_status latent_sampler_sample(latent_sampler *s, const float *logits, latent_token *out)
 {
     if (!s || !logits || !out)
@@ -429,6 +460,18 @@ latent_status latent_sampler_sample(latent_sampler *s, const float *logits, late
         latent_sampler_accept(s, best);
         return LATENT_OK;
     }
+    /* the asm's memory clobbers keep every double operation of the draw between the two */
+    fpu_state fpu = fpu_double_begin();
+    latent_status st = sample_weighted(s, logits, out);
+    fpu_double_end(fpu);
+    return st;
+}
+
+/* Temperature > 0: penalties, top-k, top-p, min-p, temperature and one draw. */
+static latent_status sample_weighted(latent_sampler *s, const float *logits, latent_token *out)
+{
+    const latent_sampler_params *p = &s->params;
+    const int32_t n = s->n_vocab;
 
     /* penalties and top-k: m candidates in cand[0, m), then arranged as a max-heap */
     candidate *c = s->cand;

@@ -12,6 +12,7 @@
  * bit-identical on x86 and aarch64; the fixed-seed check therefore compares the two
  * architectures through the reference (and prints the ids and a hash to compare by eye).
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -844,6 +845,26 @@ static void test_speed(void)
     }
 }
 
+/* On the x87 a draw runs with the FPU's precision set to double (src/sampler.c): the
+ * caller must get its own back, so a long double division keeps its extra bits. */
+static void test_caller_precision(void)
+{
+#if LDBL_MANT_DIG > DBL_MANT_DIG
+    float l[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    latent_sampler *s = make(8, NULL);
+    if (!s)
+        return;
+    for (int i = 0; i < 3; i++)
+        sample1(s, l);
+    volatile long double one = 1, three = 3;
+    long double third = one / three;
+    CHECK(third != (long double)(double)third, "after sampling, 1/3 in long double has only double's bits");
+    latent_sampler_free(s);
+#else
+    SKIP("long double is double here: no precision to lose");
+#endif
+}
+
 int main(void)
 {
     test_params();
@@ -854,6 +875,7 @@ int main(void)
     test_penalties();
     test_seeds();
     test_fixed_sequence();
+    test_caller_precision();
     test_allocation();
     test_speed();
     CHECK(sample_failures == 0, "%d samples failed on valid logits", sample_failures);
