@@ -187,9 +187,9 @@ static void test_vectors(void)
             if (nt > 0) {
                 size_t need = 0;
                 CHECK(lt_vocab_tokenize(v, cs[i].text, cs[i].len, 0, toks, nt - 1, &need) == LATENT_ERANGE &&
-                      need == nt);
+                      need == nt, "%s", "");
                 CHECK(lt_vocab_tokenize(v, cs[i].text, cs[i].len, 0, NULL, 0, &need) == LATENT_ERANGE &&
-                      need == nt);
+                      need == nt, "%s", "");
             }
         }
         printf("%s: %d/%zu cases match, %d/%zu round trips\n", name, matched, n, round, n);
@@ -224,7 +224,7 @@ static void test_tinyllama(void)
             print_ids("want", cs[i].ids, cs[i].n_ids);
         }
         /* without special parsing </s> is text, never token 2 */
-        CHECK(lt_vocab_tokenize(v, cs[i].text, cs[i].len, 0, toks, 1024, &nt) == LATENT_OK);
+        CHECK(lt_vocab_tokenize(v, cs[i].text, cs[i].len, 0, toks, 1024, &nt) == LATENT_OK, "%s", "");
         for (size_t k = 0; k < nt; k++)
             CHECK(toks[k] != 2, "tinyllama case %zu: </s> parsed without LATENT_TOKENIZE_SPECIAL", i);
     }
@@ -233,8 +233,8 @@ static void test_tinyllama(void)
     latent_token t[8];
     size_t nt;
     CHECK(lt_vocab_tokenize(v, "Hello", 5, LATENT_TOKENIZE_ADD_BOS, t, 8, &nt) == LATENT_OK && nt == 2 &&
-          t[0] == 1 && t[1] == 15043);
-    CHECK(lt_vocab_tokenize(v, "", 0, LATENT_TOKENIZE_ADD_BOS, t, 8, &nt) == LATENT_OK && nt == 1 && t[0] == 1);
+          t[0] == 1 && t[1] == 15043, "%s", "");
+    CHECK(lt_vocab_tokenize(v, "", 0, LATENT_TOKENIZE_ADD_BOS, t, 8, &nt) == LATENT_OK && nt == 1 && t[0] == 1, "%s", "");
     free(cs);
     free(inp);
     lt_vocab_free(v, NULL);
@@ -270,8 +270,8 @@ static void test_qwen2(void)
                 k += l - 1;
         }
         size_t *qw, nq, *lw, nl;
-        CHECK(lt_pretokenize(LT_PRE_QWEN2, cs[i].text, cs[i].len, &qw, &nq) == LATENT_OK);
-        CHECK(lt_pretokenize(LT_PRE_LLAMA3, cs[i].text, cs[i].len, &lw, &nl) == LATENT_OK);
+        CHECK(lt_pretokenize(LT_PRE_QWEN2, cs[i].text, cs[i].len, &qw, &nq) == LATENT_OK, "%s", "");
+        CHECK(lt_pretokenize(LT_PRE_LLAMA3, cs[i].text, cs[i].len, &lw, &nl) == LATENT_OK, "%s", "");
         /* BPE never merges across words: each word is at least one token */
         CHECK(nq <= cs[i].n_ids, "qwen2 case %zu: %zu words but %zu tokens", i, nq, cs[i].n_ids);
         if (!has_digit) { /* the patterns agree wherever there is no number */
@@ -295,7 +295,7 @@ static void test_qwen2(void)
             q.ignore_merges = 0;
             latent_token toks[1024];
             size_t nt = 0;
-            CHECK(lt_vocab_tokenize(&q, cs[i].text, cs[i].len, 0, toks, 1024, &nt) == LATENT_OK);
+            CHECK(lt_vocab_tokenize(&q, cs[i].text, cs[i].len, 0, toks, 1024, &nt) == LATENT_OK, "%s", "");
             int same = nt == cs[i].n_ids && memcmp(toks, cs[i].ids, nt * sizeof *toks) == 0;
             CHECK(same, "qwen2 case %zu '%.*s'", i, (int)cs[i].len, cs[i].text);
             if (!same) {
@@ -360,7 +360,7 @@ static void test_smollm(void)
         latent_gguf_free(g);
         return;
     }
-    CHECK(v->n_tokens == 49152 && v->type == LT_VOCAB_BPE && v->pre == LT_PRE_STARCODER);
+    CHECK(v->n_tokens == 49152 && v->type == LT_VOCAB_BPE && v->pre == LT_PRE_STARCODER, "%s", "");
     CHECK(v->bos == 1 && v->eos == 2 && !v->add_bos, "bos %d eos %d add_bos %d", v->bos, v->eos, v->add_bos);
     CHECK(lt_vocab_is_eog(v, 2) && lt_vocab_is_eog(v, 0), "<|im_end|> and <|endoftext|> end generation");
     static const char text[] =
@@ -368,29 +368,29 @@ static void test_smollm(void)
         "with no network connectivity. Ünïcödé, 中文, emoji 🦙, numbers 1234567 and\ttabs\n\nnewlines.";
     latent_token toks[512];
     size_t nt = 0;
-    CHECK(lt_vocab_tokenize(v, text, strlen(text), 0, toks, 512, &nt) == LATENT_OK && nt > 20);
+    CHECK(lt_vocab_tokenize(v, text, strlen(text), 0, toks, 512, &nt) == LATENT_OK && nt > 20, "%s", "");
     size_t dl;
     char *d = decode_all(v, toks, nt, &dl);
     CHECK(d && dl == strlen(text) && memcmp(d, text, dl) == 0, "SmolLM2 round trip: '%s'", d ? d : "");
     free(d);
     /* digits one by one (smollm cuts every \p{N} apart) */
-    CHECK(lt_vocab_tokenize(v, "1234567", 7, 0, toks, 512, &nt) == LATENT_OK && nt == 7);
+    CHECK(lt_vocab_tokenize(v, "1234567", 7, 0, toks, 512, &nt) == LATENT_OK && nt == 7, "%s", "");
     /* <|im_start|> is one token only when special text is parsed */
     static const char chat[] = "<|im_start|>user\nHi<|im_end|>\n";
-    CHECK(lt_vocab_tokenize(v, chat, strlen(chat), LATENT_TOKENIZE_SPECIAL, toks, 512, &nt) == LATENT_OK);
+    CHECK(lt_vocab_tokenize(v, chat, strlen(chat), LATENT_TOKENIZE_SPECIAL, toks, 512, &nt) == LATENT_OK, "%s", "");
     CHECK(nt >= 4 && toks[0] == 1 && toks[nt - 2] == 2, "special: first %d, %zu tokens", toks[0], nt);
-    CHECK(lt_vocab_tokenize(v, chat, strlen(chat), 0, toks, 512, &nt) == LATENT_OK);
+    CHECK(lt_vocab_tokenize(v, chat, strlen(chat), 0, toks, 512, &nt) == LATENT_OK, "%s", "");
     int found = 0;
     for (size_t k = 0; k < nt; k++)
         found |= toks[k] == 1 || toks[k] == 2;
     CHECK(nt > 6 && !found, "plain: <|im_start|> stays text (%zu tokens)", nt);
     d = decode_all(v, toks, nt, &dl);
-    CHECK(d && dl == strlen(chat) && memcmp(d, chat, dl) == 0);
+    CHECK(d && dl == strlen(chat) && memcmp(d, chat, dl) == 0, "%s", "");
     free(d);
     /* the chat template in the file is ChatML */
     latent_str tmpl;
     CHECK(latent_gguf_get_str(g, "tokenizer.chat_template", &tmpl) == LATENT_OK &&
-          lt_chat_detect(tmpl.ptr, (size_t)tmpl.len) == LATENT_CHAT_CHATML);
+          lt_chat_detect(tmpl.ptr, (size_t)tmpl.len) == LATENT_CHAT_CHATML, "%s", "");
     lt_vocab_free(v, NULL);
     latent_gguf_free(g);
 }
@@ -406,52 +406,52 @@ static void test_decoder(void)
     if (!v)
         return;
     latent_decoder *d = NULL;
-    CHECK(lt_decoder_create(v, &d) == LATENT_OK);
+    CHECK(lt_decoder_create(v, &d) == LATENT_OK, "%s", "");
     char out[64];
     size_t n;
     /* "€" = E2 82 AC as three byte tokens: nothing until the last */
     int32_t e2 = v->byte_token[0xe2], x82 = v->byte_token[0x82], xac = v->byte_token[0xac];
-    CHECK(e2 >= 0 && x82 >= 0 && xac >= 0);
-    CHECK(latent_decoder_push(d, e2, out, sizeof out, &n) == LATENT_OK && n == 0);
-    CHECK(latent_decoder_push(d, x82, out, sizeof out, &n) == LATENT_OK && n == 0);
+    CHECK(e2 >= 0 && x82 >= 0 && xac >= 0, "%s", "");
+    CHECK(latent_decoder_push(d, e2, out, sizeof out, &n) == LATENT_OK && n == 0, "%s", "");
+    CHECK(latent_decoder_push(d, x82, out, sizeof out, &n) == LATENT_OK && n == 0, "%s", "");
     /* a buffer too small: ERANGE with the size, and nothing lost */
-    CHECK(latent_decoder_push(d, xac, out, 2, &n) == LATENT_ERANGE && n == 3);
+    CHECK(latent_decoder_push(d, xac, out, 2, &n) == LATENT_ERANGE && n == 3, "%s", "");
     CHECK(latent_decoder_push(d, xac, out, sizeof out, &n) == LATENT_OK && n == 3 &&
-          memcmp(out, "\xe2\x82\xac", 3) == 0);
+          memcmp(out, "\xe2\x82\xac", 3) == 0, "%s", "");
     /* an unfinished sequence at the end: flush gives U+FFFD and starts afresh */
-    CHECK(latent_decoder_push(d, e2, out, sizeof out, &n) == LATENT_OK && n == 0);
+    CHECK(latent_decoder_push(d, e2, out, sizeof out, &n) == LATENT_OK && n == 0, "%s", "");
     CHECK(latent_decoder_flush(d, out, sizeof out, &n) == LATENT_OK && n == 3 &&
-          memcmp(out, "\xef\xbf\xbd", 3) == 0);
-    CHECK(latent_decoder_flush(d, out, sizeof out, &n) == LATENT_OK && n == 0);
+          memcmp(out, "\xef\xbf\xbd", 3) == 0, "%s", "");
+    CHECK(latent_decoder_flush(d, out, sizeof out, &n) == LATENT_OK && n == 0, "%s", "");
     /* a sequence broken by ASCII: U+FFFD for the broken part, then the ASCII */
     int32_t a = v->byte_token['A'];
-    CHECK(latent_decoder_push(d, e2, out, sizeof out, &n) == LATENT_OK && n == 0);
+    CHECK(latent_decoder_push(d, e2, out, sizeof out, &n) == LATENT_OK && n == 0, "%s", "");
     CHECK(latent_decoder_push(d, a, out, sizeof out, &n) == LATENT_OK && n == 4 &&
-          memcmp(out, "\xef\xbf\xbd" "A", 4) == 0);
+          memcmp(out, "\xef\xbf\xbd" "A", 4) == 0, "%s", "");
     /* a stray continuation byte */
-    CHECK(latent_decoder_push(d, x82, out, sizeof out, &n) == LATENT_OK && n == 3);
+    CHECK(latent_decoder_push(d, x82, out, sizeof out, &n) == LATENT_OK && n == 3, "%s", "");
     /* BOS: control, no text; the next word loses SentencePiece's space */
     int32_t hello = lt_vocab_find(v, "\xe2\x96\x81" "Hello", 8);
-    CHECK(hello == 15043);
-    CHECK(latent_decoder_push(d, v->bos, out, sizeof out, &n) == LATENT_OK && n == 0);
-    CHECK(latent_decoder_push(d, hello, out, sizeof out, &n) == LATENT_OK && n == 5 && memcmp(out, "Hello", 5) == 0);
+    CHECK(hello == 15043, "%s", "");
+    CHECK(latent_decoder_push(d, v->bos, out, sizeof out, &n) == LATENT_OK && n == 0, "%s", "");
+    CHECK(latent_decoder_push(d, hello, out, sizeof out, &n) == LATENT_OK && n == 5 && memcmp(out, "Hello", 5) == 0, "%s", "");
     CHECK(latent_decoder_push(d, hello, out, sizeof out, &n) == LATENT_OK && n == 6 &&
-          memcmp(out, " Hello", 6) == 0);
-    CHECK(latent_decoder_push(d, v->eos, out, sizeof out, &n) == LATENT_OK && n == 0);
-    CHECK(latent_decoder_push(d, v->n_tokens, out, sizeof out, &n) == LATENT_EINVAL);
-    CHECK(latent_decoder_push(d, -1, out, sizeof out, &n) == LATENT_EINVAL);
+          memcmp(out, " Hello", 6) == 0, "%s", "");
+    CHECK(latent_decoder_push(d, v->eos, out, sizeof out, &n) == LATENT_OK && n == 0, "%s", "");
+    CHECK(latent_decoder_push(d, v->n_tokens, out, sizeof out, &n) == LATENT_EINVAL, "%s", "");
+    CHECK(latent_decoder_push(d, -1, out, sizeof out, &n) == LATENT_EINVAL, "%s", "");
     latent_decoder_free(d);
     latent_decoder_free(NULL);
 
     /* pieces: ▁ as space, byte tokens as their byte, control tokens as their text */
     size_t pn;
     const char *p = lt_vocab_piece(v, hello, &pn);
-    CHECK(p && pn == 6 && memcmp(p, " Hello", 6) == 0);
+    CHECK(p && pn == 6 && memcmp(p, " Hello", 6) == 0, "%s", "");
     p = lt_vocab_piece(v, a, &pn);
-    CHECK(p && pn == 1 && p[0] == 'A');
+    CHECK(p && pn == 1 && p[0] == 'A', "%s", "");
     p = lt_vocab_piece(v, v->eos, &pn);
-    CHECK(p && pn == 4 && memcmp(p, "</s>", 4) == 0);
-    CHECK(lt_vocab_piece(v, -1, &pn) == NULL && lt_vocab_piece(v, v->n_tokens, &pn) == NULL);
+    CHECK(p && pn == 4 && memcmp(p, "</s>", 4) == 0, "%s", "");
+    CHECK(lt_vocab_piece(v, -1, &pn) == NULL && lt_vocab_piece(v, v->n_tokens, &pn) == NULL, "%s", "");
     lt_vocab_free(v, NULL);
     latent_gguf_free(g);
 
@@ -462,17 +462,17 @@ static void test_decoder(void)
     int32_t world = lt_vocab_find(v, " world", 6);
     p = lt_vocab_piece(v, world, &pn);
     CHECK(world == 995 && p && pn == 6 && memcmp(p, " world", 6) == 0, "Ġworld = %d", world);
-    CHECK(lt_decoder_create(v, &d) == LATENT_OK);
+    CHECK(lt_decoder_create(v, &d) == LATENT_OK, "%s", "");
     latent_token toks[16];
     size_t nt = 0;
-    CHECK(lt_vocab_tokenize(v, "\xf0\x9f\xa6\x99", 4, 0, toks, 16, &nt) == LATENT_OK && nt >= 2);
+    CHECK(lt_vocab_tokenize(v, "\xf0\x9f\xa6\x99", 4, 0, toks, 16, &nt) == LATENT_OK && nt >= 2, "%s", "");
     size_t total = 0;
     for (size_t k = 0; k < nt; k++) {
-        CHECK(latent_decoder_push(d, toks[k], out + total, sizeof out - total, &n) == LATENT_OK);
+        CHECK(latent_decoder_push(d, toks[k], out + total, sizeof out - total, &n) == LATENT_OK, "%s", "");
         CHECK(k + 1 == nt || n == 0, "a partial character came out early");
         total += n;
     }
-    CHECK(total == 4 && memcmp(out, "\xf0\x9f\xa6\x99", 4) == 0);
+    CHECK(total == 4 && memcmp(out, "\xf0\x9f\xa6\x99", 4) == 0, "%s", "");
     latent_decoder_free(d);
     lt_vocab_free(v, NULL);
     latent_gguf_free(g);
@@ -505,7 +505,7 @@ static void test_speed(void)
         latent_status st = lt_vocab_tokenize(v, text, len, 0, toks, cap, &nt);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        CHECK(st == LATENT_OK && nt > len / 8);
+        CHECK(st == LATENT_OK && nt > len / 8, "%s", "");
         CHECK(ms < 2000, "%s: %zu bytes took %.1f ms", names[k], len, ms);
         printf("%s: %zu bytes -> %zu tokens in %.2f ms\n", names[k], len, nt, ms);
         size_t dl;
@@ -637,17 +637,17 @@ static void test_hostile(void)
                              : variant == H_MODEL_BERT || variant == H_PRE_UNKNOWN ? LATENT_EUNSUPPORTED
                                                                                     : LATENT_EFORMAT;
         CHECK(st == want, "variant %d: status %d (%s), want %d", variant, (int)st, latent_last_error(), (int)want);
-        CHECK((v != NULL) == (st == LATENT_OK));
+        CHECK((v != NULL) == (st == LATENT_OK), "%s", "");
         if (v) {
             latent_token t[8];
             size_t n;
             CHECK(lt_vocab_tokenize(v, "abc ab", 6, 0, t, 8, &n) == LATENT_OK && n == 2 && t[0] == 4 && t[1] == 6,
                   "variant %d: %zu tokens", variant, n);
-            CHECK(v->bos == (variant == H_BOS_NONE ? -1 : 7));
+            CHECK(v->bos == (variant == H_BOS_NONE ? -1 : 7), "%s", "");
             /* <|endoftext|> ends generation and is cut out only when asked */
-            CHECK(lt_vocab_is_eog(v, 7));
+            CHECK(lt_vocab_is_eog(v, 7), "%s", "");
             CHECK(lt_vocab_tokenize(v, "<|endoftext|>", 13, LATENT_TOKENIZE_SPECIAL, t, 8, &n) == LATENT_OK &&
-                  n == 1 && t[0] == 7);
+                  n == 1 && t[0] == 7, "%s", "");
             lt_vocab_free(v, NULL);
         }
         latent_gguf_free(g);
@@ -669,7 +669,7 @@ static void test_hostile(void)
         st = lt_vocab_load(g, &budget, &v);
         latent_debug_fail_allocation(0);
         if (st == LATENT_OK) {
-            CHECK(budget.used > 0 && budget.used <= budget.peak);
+            CHECK(budget.used > 0 && budget.used <= budget.peak, "%s", "");
             lt_vocab_free(v, &budget);
             CHECK(budget.used == 0, "the budget gets every byte back");
             break;
@@ -692,10 +692,10 @@ static void test_hostile(void)
                 break;
             CHECK(st == LATENT_ENOMEM, "tokenize, failing allocation %d: %d", n, (int)st);
         }
-        CHECK(st == LATENT_OK);
+        CHECK(st == LATENT_OK, "%s", "");
         lt_vocab_free(v, NULL);
     }
-    CHECK(latent_heap_bytes() == base);
+    CHECK(latent_heap_bytes() == base, "%s", "");
     latent_gguf_free(g);
 }
 
@@ -710,7 +710,7 @@ static void test_llama2c(void)
     size_t size;
     char *data = test_read_file(tp, &size);
     latent_gguf *g = NULL;
-    CHECK(data && latent_gguf_open(gp, &g) == LATENT_OK);
+    CHECK(data && latent_gguf_open(gp, &g) == LATENT_OK, "%s", "");
     if (!data || !g) {
         free(data);
         latent_gguf_free(g);
@@ -769,44 +769,44 @@ static void test_public_api(void)
     const char *path = test_data_path("vectors/ggml-vocab-llama-spm.gguf");
     latent_model *m = path ? load_model(path) : NULL;
     if (m) {
-        CHECK(latent_n_vocab(m) == 32000);
-        CHECK(latent_token_bos(m) == 1 && latent_token_eos(m) == 2);
+        CHECK(latent_n_vocab(m) == 32000, "%s", "");
+        CHECK(latent_token_bos(m) == 1 && latent_token_eos(m) == 2, "%s", "");
         CHECK(latent_token_is_end(m, 2) && !latent_token_is_end(m, 1) && !latent_token_is_end(m, 15043) &&
-              !latent_token_is_end(m, -1) && !latent_token_is_end(m, 32000));
+              !latent_token_is_end(m, -1) && !latent_token_is_end(m, 32000), "%s", "");
         latent_token t[8];
         size_t n = 0;
         CHECK(latent_tokenize(m, "Hello world", 11, LATENT_TOKENIZE_ADD_BOS, t, 8, &n) == LATENT_OK && n == 3 &&
-              t[0] == 1 && t[1] == 15043 && t[2] == 3186);
-        CHECK(latent_tokenize(m, "Hello world", 11, 0, t, 1, &n) == LATENT_ERANGE && n == 2);
-        CHECK(latent_tokenize(m, "Hello world", 11, 0, NULL, 0, &n) == LATENT_ERANGE && n == 2);
-        CHECK(latent_tokenize(m, NULL, 3, 0, t, 8, &n) == LATENT_EINVAL);
-        CHECK(latent_tokenize(m, "", 0, 0, t, 8, &n) == LATENT_OK && n == 0);
+              t[0] == 1 && t[1] == 15043 && t[2] == 3186, "%s", "");
+        CHECK(latent_tokenize(m, "Hello world", 11, 0, t, 1, &n) == LATENT_ERANGE && n == 2, "%s", "");
+        CHECK(latent_tokenize(m, "Hello world", 11, 0, NULL, 0, &n) == LATENT_ERANGE && n == 2, "%s", "");
+        CHECK(latent_tokenize(m, NULL, 3, 0, t, 8, &n) == LATENT_EINVAL, "%s", "");
+        CHECK(latent_tokenize(m, "", 0, 0, t, 8, &n) == LATENT_OK && n == 0, "%s", "");
         char piece[16];
         CHECK(latent_token_piece(m, 15043, piece, sizeof piece, &n) == LATENT_OK && n == 6 &&
-              memcmp(piece, " Hello", 6) == 0);
-        CHECK(latent_token_piece(m, 15043, piece, 3, &n) == LATENT_ERANGE && n == 6);
-        CHECK(latent_token_piece(m, 32000, piece, sizeof piece, &n) == LATENT_EINVAL);
+              memcmp(piece, " Hello", 6) == 0, "%s", "");
+        CHECK(latent_token_piece(m, 15043, piece, 3, &n) == LATENT_ERANGE && n == 6, "%s", "");
+        CHECK(latent_token_piece(m, 32000, piece, sizeof piece, &n) == LATENT_EINVAL, "%s", "");
         CHECK(latent_model_chat_template(m) == LATENT_CHAT_RAW, "no template in the file");
         latent_decoder *d = NULL;
-        CHECK(latent_decoder_create(m, &d) == LATENT_OK);
+        CHECK(latent_decoder_create(m, &d) == LATENT_OK, "%s", "");
         char out[64];
         size_t total = 0, k;
         latent_token hello_world[3] = {1, 15043, 3186};
         for (int i = 0; i < 3; i++) {
-            CHECK(latent_decoder_push(d, hello_world[i], out + total, sizeof out - total, &k) == LATENT_OK);
+            CHECK(latent_decoder_push(d, hello_world[i], out + total, sizeof out - total, &k) == LATENT_OK, "%s", "");
             total += k;
         }
-        CHECK(total == 11 && memcmp(out, "Hello world", 11) == 0);
+        CHECK(total == 11 && memcmp(out, "Hello world", 11) == 0, "%s", "");
         latent_decoder_free(d);
         latent_model_free(m);
     }
     path = test_data_path("vectors/ggml-vocab-llama-bpe.gguf");
     m = path ? load_model(path) : NULL;
     if (m) {
-        CHECK(latent_token_bos(m) == 128000 && latent_token_eos(m) == 128001);
+        CHECK(latent_token_bos(m) == 128000 && latent_token_eos(m) == 128001, "%s", "");
         /* <|eot_id|>, <|eom_id|>, <|end_of_text|> end a turn; <|start_header_id|> does not */
         CHECK(latent_token_is_end(m, 128009) && latent_token_is_end(m, 128008) && latent_token_is_end(m, 128001) &&
-              !latent_token_is_end(m, 128006));
+              !latent_token_is_end(m, 128006), "%s", "");
         static const char chat[] = "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>";
         latent_token t[16];
         size_t n = 0;
@@ -819,24 +819,24 @@ static void test_public_api(void)
     path = test_data_path("vectors/ggml-vocab-phi-3.gguf");
     m = path ? load_model(path) : NULL;
     if (m) {
-        CHECK(latent_model_chat_template(m) == LATENT_CHAT_PHI3);
+        CHECK(latent_model_chat_template(m) == LATENT_CHAT_PHI3, "%s", "");
         CHECK(latent_token_is_end(m, 32007) && latent_token_is_end(m, 32000), "<|end|> and <|endoftext|>");
         latent_model_free(m);
     }
     path = smollm_path();
     m = path ? load_model(path) : NULL;
     if (m) {
-        CHECK(latent_n_vocab(m) == 49152 && latent_model_chat_template(m) == LATENT_CHAT_CHATML);
-        CHECK(latent_token_is_end(m, 2) && latent_token_eos(m) == 2);
+        CHECK(latent_n_vocab(m) == 49152 && latent_model_chat_template(m) == LATENT_CHAT_CHATML, "%s", "");
+        CHECK(latent_token_is_end(m, 2) && latent_token_eos(m) == 2, "%s", "");
         latent_model_free(m);
     }
     /* no model */
     size_t n = 1;
-    CHECK(latent_token_bos(NULL) == -1 && latent_token_eos(NULL) == -1 && !latent_token_is_end(NULL, 0));
-    CHECK(latent_tokenize(NULL, "a", 1, 0, NULL, 0, &n) == LATENT_EINVAL && n == 0);
+    CHECK(latent_token_bos(NULL) == -1 && latent_token_eos(NULL) == -1 && !latent_token_is_end(NULL, 0), "%s", "");
+    CHECK(latent_tokenize(NULL, "a", 1, 0, NULL, 0, &n) == LATENT_EINVAL && n == 0, "%s", "");
     latent_decoder *d = NULL;
-    CHECK(latent_decoder_create(NULL, &d) == LATENT_EINVAL && d == NULL);
-    CHECK(latent_model_chat_template(NULL) == LATENT_CHAT_RAW);
+    CHECK(latent_decoder_create(NULL, &d) == LATENT_EINVAL && d == NULL, "%s", "");
+    CHECK(latent_model_chat_template(NULL) == LATENT_CHAT_RAW, "%s", "");
 }
 
 int main(void)

@@ -641,7 +641,8 @@ static void test_svg(void)
 
 typedef struct i2c_line {
     char dev[32];
-    int addr, n;
+    unsigned addr;
+    int n;
     unsigned char b[32];
 } i2c_line;
 
