@@ -16,6 +16,9 @@
 
 static int test_passed, test_failed, test_skipped;
 
+/* CHECK(cond, "format", args...): the message is required (ISO C wants the macro's ...
+ * non-empty; tests/lint.sh compiles the tests with -Wpedantic). */
+
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
         if (cond) {                                                                        \

@@ -68,19 +68,19 @@ static void test_formats(void)
 static void test_size_protocol(void)
 {
     size_t need = 0, len = 0;
-    CHECK(latent_chat_format(LATENT_CHAT_CHATML, conv, 2, 1, NULL, 0, &need) == LATENT_ERANGE && need > 0);
+    CHECK(latent_chat_format(LATENT_CHAT_CHATML, conv, 2, 1, NULL, 0, &need) == LATENT_ERANGE && need > 0, "%s", "");
     char *buf = malloc(need + 1);
     memset(buf, 'x', need + 1);
     /* cap counts the NUL: need bytes of room are one too few, and nothing past cap is written */
-    CHECK(latent_chat_format(LATENT_CHAT_CHATML, conv, 2, 1, buf, need, &len) == LATENT_ERANGE && len == need);
+    CHECK(latent_chat_format(LATENT_CHAT_CHATML, conv, 2, 1, buf, need, &len) == LATENT_ERANGE && len == need, "%s", "");
     CHECK(buf[need] == 'x', "wrote past cap");
     CHECK(latent_chat_format(LATENT_CHAT_CHATML, conv, 2, 1, buf, need + 1, &len) == LATENT_OK && len == need &&
-          buf[need] == 0 && strlen(buf) == need);
+          buf[need] == 0 && strlen(buf) == need, "%s", "");
     free(buf);
-    CHECK(latent_chat_format((latent_chat_template)99, conv, 1, 0, NULL, 0, &len) == LATENT_EINVAL);
+    CHECK(latent_chat_format((latent_chat_template)99, conv, 1, 0, NULL, 0, &len) == LATENT_EINVAL, "%s", "");
     latent_chat_message bad = {"user", NULL};
-    CHECK(latent_chat_format(LATENT_CHAT_CHATML, &bad, 1, 0, NULL, 0, &len) == LATENT_EINVAL);
-    CHECK(latent_chat_format(LATENT_CHAT_CHATML, conv, 1, 0, NULL, 0, NULL) == LATENT_EINVAL);
+    CHECK(latent_chat_format(LATENT_CHAT_CHATML, &bad, 1, 0, NULL, 0, &len) == LATENT_EINVAL, "%s", "");
+    CHECK(latent_chat_format(LATENT_CHAT_CHATML, conv, 1, 0, NULL, 0, NULL) == LATENT_EINVAL, "%s", "");
 }
 
 /* Recognition, on excerpts of the templates the models ship (their distinctive parts). */
@@ -127,7 +127,7 @@ static void test_detect(void)
         CHECK(t == cases[i].want, "case %zu: %s, want %s", i, latent_chat_template_name(t),
               latent_chat_template_name(cases[i].want));
     }
-    CHECK(lt_chat_detect(NULL, 0) == LATENT_CHAT_RAW);
+    CHECK(lt_chat_detect(NULL, 0) == LATENT_CHAT_RAW, "%s", "");
 
     /* the template stored in the Phi-3 vocabulary file */
     const char *path = test_data_path("vectors/ggml-vocab-phi-3.gguf");
@@ -135,13 +135,13 @@ static void test_detect(void)
     if (path && latent_gguf_open(path, &g) == LATENT_OK) {
         latent_str s;
         CHECK(latent_gguf_get_str(g, "tokenizer.chat_template", &s) == LATENT_OK &&
-              lt_chat_detect(s.ptr, (size_t)s.len) == LATENT_CHAT_PHI3);
+              lt_chat_detect(s.ptr, (size_t)s.len) == LATENT_CHAT_PHI3, "%s", "");
         latent_gguf_free(g);
     }
 
     static const char *const names[] = {"raw", "llama3", "llama2", "chatml", "zephyr", "phi3", "gemma"};
     for (int t = LATENT_CHAT_RAW; t <= LATENT_CHAT_GEMMA; t++)
-        CHECK(strcmp(latent_chat_template_name((latent_chat_template)t), names[t]) == 0);
+        CHECK(strcmp(latent_chat_template_name((latent_chat_template)t), names[t]) == 0, "%s", "");
 }
 
 /* A formatted prompt tokenized with special parsing: the template's markers become the
@@ -157,16 +157,16 @@ static void test_tokenized(void)
     if (v) {
         char text[256];
         size_t len;
-        CHECK(latent_chat_format(LATENT_CHAT_PHI3, conv + 1, 1, 1, text, sizeof text, &len) == LATENT_OK);
+        CHECK(latent_chat_format(LATENT_CHAT_PHI3, conv + 1, 1, 1, text, sizeof text, &len) == LATENT_OK, "%s", "");
         latent_token t[64];
         size_t n = 0;
         CHECK(lt_vocab_tokenize(v, text, len, LATENT_TOKENIZE_SPECIAL | LATENT_TOKENIZE_ADD_BOS, t, 64, &n) ==
-              LATENT_OK);
+              LATENT_OK, "%s", "");
         /* <s> <|user|> ▁Hi ! <|end|> <|assistant|>: the "\n" after each marker is stripped */
         int32_t user = 32010, end = 32007, assistant = 32001;
         CHECK(n >= 5 && t[0] == 1 && t[1] == user && t[n - 2] == end && t[n - 1] == assistant,
               "%zu tokens: %d %d .. %d %d", n, t[0], t[1], n > 1 ? t[n - 2] : -1, t[n - 1]);
-        CHECK(lt_vocab_is_eog(v, end) && lt_vocab_is_eog(v, 32000));
+        CHECK(lt_vocab_is_eog(v, end) && lt_vocab_is_eog(v, 32000), "%s", "");
         lt_vocab_free(v, NULL);
     }
     latent_gguf_free(g);

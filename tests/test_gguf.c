@@ -25,50 +25,50 @@ static void test_stories260k(void)
     CHECK(st == LATENT_OK, "%s", latent_last_error());
     if (st != LATENT_OK)
         return;
-    CHECK(latent_gguf_version(g) == 3);
+    CHECK(latent_gguf_version(g) == 3, "%s", "");
     CHECK(latent_gguf_n_kv(g) == 19, "n_kv %lld", (long long)latent_gguf_n_kv(g));
-    CHECK(latent_gguf_n_tensors(g) == 48);
+    CHECK(latent_gguf_n_tensors(g) == 48, "%s", "");
     CHECK(latent_gguf_data_offset(g) == 14176, "data offset %llu",
           (unsigned long long)latent_gguf_data_offset(g));
-    CHECK(latent_gguf_alignment(g) == 32);
-    CHECK(latent_gguf_is_mapped(g) == 1);
+    CHECK(latent_gguf_alignment(g) == 32, "%s", "");
+    CHECK(latent_gguf_is_mapped(g) == 1, "%s", "");
     latent_str arch;
     CHECK(latent_gguf_get_str(g, "general.architecture", &arch) == LATENT_OK && arch.len == 5 &&
-          memcmp(arch.ptr, "llama", 5) == 0);
+          memcmp(arch.ptr, "llama", 5) == 0, "%s", "");
     int64_t n;
-    CHECK(latent_gguf_get_int(g, "llama.context_length", &n) == LATENT_OK && n == 2048);
-    CHECK(latent_gguf_get_int(g, "llama.block_count", &n) == LATENT_OK && n == 5);
-    CHECK(latent_gguf_get_int(g, "llama.embedding_length", &n) == LATENT_OK && n == 64);
-    CHECK(latent_gguf_get_int(g, "no.such.key", &n) == LATENT_ENOTFOUND);
+    CHECK(latent_gguf_get_int(g, "llama.context_length", &n) == LATENT_OK && n == 2048, "%s", "");
+    CHECK(latent_gguf_get_int(g, "llama.block_count", &n) == LATENT_OK && n == 5, "%s", "");
+    CHECK(latent_gguf_get_int(g, "llama.embedding_length", &n) == LATENT_OK && n == 64, "%s", "");
+    CHECK(latent_gguf_get_int(g, "no.such.key", &n) == LATENT_ENOTFOUND, "%s", "");
     double f;
-    CHECK(latent_gguf_get_float(g, "general.architecture", &f) == LATENT_EINVAL);
+    CHECK(latent_gguf_get_float(g, "general.architecture", &f) == LATENT_EINVAL, "%s", "");
     int64_t tok = latent_gguf_find_key(g, "tokenizer.ggml.tokens");
     CHECK(tok >= 0 && latent_gguf_kv_type(g, tok) == LATENT_GGUF_ARRAY &&
-          latent_gguf_kv_elem_type(g, tok) == LATENT_GGUF_STRING && latent_gguf_kv_count(g, tok) == 512);
+          latent_gguf_kv_elem_type(g, tok) == LATENT_GGUF_STRING && latent_gguf_kv_count(g, tok) == 512, "%s", "");
     latent_str s;
-    CHECK(latent_gguf_kv_str(g, tok, 1, &s) == LATENT_OK && s.len == 3 && memcmp(s.ptr, "<s>", 3) == 0);
-    CHECK(latent_gguf_kv_str(g, tok, 3, &s) == LATENT_OK && s.len == 6 && memcmp(s.ptr, "<0x00>", 6) == 0);
-    CHECK(latent_gguf_kv_str(g, tok, 512, &s) == LATENT_ERANGE);
+    CHECK(latent_gguf_kv_str(g, tok, 1, &s) == LATENT_OK && s.len == 3 && memcmp(s.ptr, "<s>", 3) == 0, "%s", "");
+    CHECK(latent_gguf_kv_str(g, tok, 3, &s) == LATENT_OK && s.len == 6 && memcmp(s.ptr, "<0x00>", 6) == 0, "%s", "");
+    CHECK(latent_gguf_kv_str(g, tok, 512, &s) == LATENT_ERANGE, "%s", "");
     int64_t scores = latent_gguf_find_key(g, "tokenizer.ggml.scores");
-    CHECK(scores >= 0 && latent_gguf_kv_float(g, scores, 511, &f) == LATENT_OK);
+    CHECK(scores >= 0 && latent_gguf_kv_float(g, scores, 511, &f) == LATENT_OK, "%s", "");
     const latent_gguf_tensor *t = latent_gguf_find_tensor(g, "token_embd.weight");
     CHECK(t && t->type == LATENT_TYPE_F32 && t->n_dims == 2 && t->ne[0] == 64 && t->ne[1] == 512 &&
-          t->size == 64 * 512 * 4);
+          t->size == 64 * 512 * 4, "%s", "");
     t = latent_gguf_find_tensor(g, "blk.4.ffn_down.weight");
-    CHECK(t && t->ne[0] == 172 && t->ne[1] == 64);
+    CHECK(t && t->ne[0] == 172 && t->ne[1] == 64, "%s", "");
     t = latent_gguf_find_tensor(g, "blk.0.attn_k.weight");
     CHECK(t && t->ne[0] == 64 && t->ne[1] == 32, "kv dim 32 (4 kv heads of 8)");
-    CHECK(latent_gguf_find_tensor(g, "blk.5.attn_k.weight") == NULL);
+    CHECK(latent_gguf_find_tensor(g, "blk.5.attn_k.weight") == NULL, "%s", "");
 
     /* Write it back: byte-identical. */
     latent_gguf_writer *w = NULL;
-    CHECK(latent_gguf_writer_create(&w) == LATENT_OK);
+    CHECK(latent_gguf_writer_create(&w) == LATENT_OK, "%s", "");
     for (int64_t i = 0; i < latent_gguf_n_kv(g); i++)
-        CHECK(latent_gguf_writer_copy_kv(w, g, i) == LATENT_OK);
+        CHECK(latent_gguf_writer_copy_kv(w, g, i) == LATENT_OK, "%s", "");
     for (int64_t i = 0; i < latent_gguf_n_tensors(g); i++) {
         const latent_gguf_tensor *ti = latent_gguf_tensor_at(g, i);
         CHECK(latent_gguf_writer_add_tensor(w, ti->name, ti->type, ti->n_dims, ti->ne, ti->data,
-                                            ti->size) == LATENT_OK);
+                                            ti->size) == LATENT_OK, "%s", "");
     }
     char out[256];
     snprintf(out, sizeof out, "/tmp/latent-test-gguf-%d.gguf", (int)getpid());
@@ -105,7 +105,7 @@ static void test_vocab_files(void)
         CHECK(st == LATENT_OK, "%s: %s", files[i].name, latent_last_error());
         if (st != LATENT_OK)
             continue;
-        CHECK(latent_gguf_n_tensors(g) == 0);
+        CHECK(latent_gguf_n_tensors(g) == 0, "%s", "");
         int64_t k = latent_gguf_find_key(g, "tokenizer.ggml.tokens");
         CHECK(k >= 0 && latent_gguf_kv_count(g, k) == files[i].tokens, "%s: %llu tokens",
               files[i].name, (unsigned long long)latent_gguf_kv_count(g, k));
@@ -120,7 +120,7 @@ static void test_vocab_files(void)
             if (latent_gguf_kv_str(g, k, j, &s) == LATENT_OK)
                 total += s.len;
         }
-        CHECK(total > 0 && total < latent_gguf_size(g));
+        CHECK(total > 0 && total < latent_gguf_size(g), "%s", "");
         latent_gguf_free(g);
     }
     /* The quantization probes: every tensor of known type, sizes as the types say. */
@@ -242,14 +242,14 @@ static void test_hostile(void)
         int64_t n;
         latent_str s;
         double f;
-        CHECK(latent_gguf_get_int(g, "test.count", &n) == LATENT_OK && n == 7);
+        CHECK(latent_gguf_get_int(g, "test.count", &n) == LATENT_OK && n == 7, "%s", "");
         int64_t w = latent_gguf_find_key(g, "test.words");
-        CHECK(latent_gguf_kv_str(g, w, 1, &s) == LATENT_OK && s.len == 2 && memcmp(s.ptr, "bc", 2) == 0);
-        CHECK(latent_gguf_kv_str(g, w, 2, &s) == LATENT_OK && s.len == 0);
+        CHECK(latent_gguf_kv_str(g, w, 1, &s) == LATENT_OK && s.len == 2 && memcmp(s.ptr, "bc", 2) == 0, "%s", "");
+        CHECK(latent_gguf_kv_str(g, w, 2, &s) == LATENT_OK && s.len == 0, "%s", "");
         int64_t fi = latent_gguf_find_key(g, "test.floats");
-        CHECK(latent_gguf_kv_float(g, fi, 1, &f) == LATENT_OK && f == -2.0);
+        CHECK(latent_gguf_kv_float(g, fi, 1, &f) == LATENT_OK && f == -2.0, "%s", "");
         const latent_gguf_tensor *q = latent_gguf_find_tensor(g, "q");
-        CHECK(q && q->size == 34 && q->offset == 32 && ((const uint8_t *)q->data)[0] == 32);
+        CHECK(q && q->size == 34 && q->offset == 32 && ((const uint8_t *)q->data)[0] == 32, "%s", "");
         latent_gguf_free(g);
     }
 
@@ -321,10 +321,10 @@ static void test_hostile(void)
     CHECK(latent_heap_bytes() == 0, "no leak: %zu bytes held", latent_heap_bytes());
 
     /* NULLs and errors are statuses, not crashes */
-    CHECK(latent_gguf_parse(NULL, 0, &g) == LATENT_EINVAL || latent_gguf_parse(NULL, 0, &g) == LATENT_EFORMAT);
-    CHECK(latent_gguf_open("/nonexistent/x.gguf", &g) == LATENT_EIO);
-    CHECK(latent_gguf_open("/", &g) == LATENT_EIO);
-    CHECK(strstr(latent_last_error(), "/") != NULL);
+    CHECK(latent_gguf_parse(NULL, 0, &g) == LATENT_EINVAL || latent_gguf_parse(NULL, 0, &g) == LATENT_EFORMAT, "%s", "");
+    CHECK(latent_gguf_open("/nonexistent/x.gguf", &g) == LATENT_EIO, "%s", "");
+    CHECK(latent_gguf_open("/", &g) == LATENT_EIO, "%s", "");
+    CHECK(strstr(latent_last_error(), "/") != NULL, "%s", "");
     latent_gguf_free(NULL);
 }
 
@@ -353,28 +353,28 @@ static void test_alloc_failures(void)
 static void test_writer_types(void)
 {
     latent_gguf_writer *w = NULL;
-    CHECK(latent_gguf_writer_create(&w) == LATENT_OK);
+    CHECK(latent_gguf_writer_create(&w) == LATENT_OK, "%s", "");
     int8_t i8 = -5;
     uint64_t u64v = UINT64_MAX;
     double f64 = 3.25;
     uint8_t yes = 1;
     int32_t arr[3] = {1, -2, 3};
     const char *words[2] = {"hello", "wörld"};
-    CHECK(latent_gguf_writer_add(w, "a.i8", LATENT_GGUF_INT8, &i8) == LATENT_OK);
-    CHECK(latent_gguf_writer_add(w, "a.u64", LATENT_GGUF_UINT64, &u64v) == LATENT_OK);
-    CHECK(latent_gguf_writer_add(w, "a.f64", LATENT_GGUF_FLOAT64, &f64) == LATENT_OK);
-    CHECK(latent_gguf_writer_add(w, "a.bool", LATENT_GGUF_BOOL, &yes) == LATENT_OK);
-    CHECK(latent_gguf_writer_add(w, "a.bad", LATENT_GGUF_STRING, "x") == LATENT_EINVAL);
-    CHECK(latent_gguf_writer_add_str(w, "a.s", "text", 4) == LATENT_OK);
-    CHECK(latent_gguf_writer_add_array(w, "a.arr", LATENT_GGUF_INT32, arr, 3) == LATENT_OK);
-    CHECK(latent_gguf_writer_add_str_array(w, "a.words", words, NULL, 2) == LATENT_OK);
+    CHECK(latent_gguf_writer_add(w, "a.i8", LATENT_GGUF_INT8, &i8) == LATENT_OK, "%s", "");
+    CHECK(latent_gguf_writer_add(w, "a.u64", LATENT_GGUF_UINT64, &u64v) == LATENT_OK, "%s", "");
+    CHECK(latent_gguf_writer_add(w, "a.f64", LATENT_GGUF_FLOAT64, &f64) == LATENT_OK, "%s", "");
+    CHECK(latent_gguf_writer_add(w, "a.bool", LATENT_GGUF_BOOL, &yes) == LATENT_OK, "%s", "");
+    CHECK(latent_gguf_writer_add(w, "a.bad", LATENT_GGUF_STRING, "x") == LATENT_EINVAL, "%s", "");
+    CHECK(latent_gguf_writer_add_str(w, "a.s", "text", 4) == LATENT_OK, "%s", "");
+    CHECK(latent_gguf_writer_add_array(w, "a.arr", LATENT_GGUF_INT32, arr, 3) == LATENT_OK, "%s", "");
+    CHECK(latent_gguf_writer_add_str_array(w, "a.words", words, NULL, 2) == LATENT_OK, "%s", "");
     float t[64];
     for (int i = 0; i < 64; i++)
         t[i] = (float)i;
     uint64_t ne[2] = {8, 8};
-    CHECK(latent_gguf_writer_add_tensor(w, "t", LATENT_TYPE_F32, 2, ne, t, sizeof t) == LATENT_OK);
-    CHECK(latent_gguf_writer_add_tensor(w, "t", LATENT_TYPE_F32, 2, ne, t, sizeof t) == LATENT_EINVAL);
-    CHECK(latent_gguf_writer_add_tensor(w, "u", LATENT_TYPE_F32, 2, ne, t, 10) == LATENT_EINVAL);
+    CHECK(latent_gguf_writer_add_tensor(w, "t", LATENT_TYPE_F32, 2, ne, t, sizeof t) == LATENT_OK, "%s", "");
+    CHECK(latent_gguf_writer_add_tensor(w, "t", LATENT_TYPE_F32, 2, ne, t, sizeof t) == LATENT_EINVAL, "%s", "");
+    CHECK(latent_gguf_writer_add_tensor(w, "u", LATENT_TYPE_F32, 2, ne, t, 10) == LATENT_EINVAL, "%s", "");
     char path[256];
     snprintf(path, sizeof path, "/tmp/latent-test-writer-%d.gguf", (int)getpid());
     CHECK(latent_gguf_writer_write(w, path) == LATENT_OK, "%s", latent_last_error());
@@ -387,19 +387,19 @@ static void test_writer_types(void)
         double d;
         int bo;
         latent_str s;
-        CHECK(latent_gguf_get_int(g, "a.i8", &v) == LATENT_OK && v == -5);
-        CHECK(latent_gguf_get_int(g, "a.u64", &v) == LATENT_ERANGE);
-        CHECK(latent_gguf_kv_uint(g, latent_gguf_find_key(g, "a.u64"), 0, &u) == LATENT_OK && u == UINT64_MAX);
-        CHECK(latent_gguf_get_float(g, "a.f64", &d) == LATENT_OK && d == 3.25);
-        CHECK(latent_gguf_get_bool(g, "a.bool", &bo) == LATENT_OK && bo == 1);
-        CHECK(latent_gguf_get_str(g, "a.s", &s) == LATENT_OK && s.len == 4);
+        CHECK(latent_gguf_get_int(g, "a.i8", &v) == LATENT_OK && v == -5, "%s", "");
+        CHECK(latent_gguf_get_int(g, "a.u64", &v) == LATENT_ERANGE, "%s", "");
+        CHECK(latent_gguf_kv_uint(g, latent_gguf_find_key(g, "a.u64"), 0, &u) == LATENT_OK && u == UINT64_MAX, "%s", "");
+        CHECK(latent_gguf_get_float(g, "a.f64", &d) == LATENT_OK && d == 3.25, "%s", "");
+        CHECK(latent_gguf_get_bool(g, "a.bool", &bo) == LATENT_OK && bo == 1, "%s", "");
+        CHECK(latent_gguf_get_str(g, "a.s", &s) == LATENT_OK && s.len == 4, "%s", "");
         int64_t k = latent_gguf_find_key(g, "a.arr");
-        CHECK(latent_gguf_kv_int(g, k, 1, &v) == LATENT_OK && v == -2);
-        CHECK(latent_gguf_get_int(g, "a.arr", &v) == LATENT_EINVAL);
+        CHECK(latent_gguf_kv_int(g, k, 1, &v) == LATENT_OK && v == -2, "%s", "");
+        CHECK(latent_gguf_get_int(g, "a.arr", &v) == LATENT_EINVAL, "%s", "");
         k = latent_gguf_find_key(g, "a.words");
-        CHECK(latent_gguf_kv_str(g, k, 1, &s) == LATENT_OK && s.len == strlen("wörld"));
+        CHECK(latent_gguf_kv_str(g, k, 1, &s) == LATENT_OK && s.len == strlen("wörld"), "%s", "");
         const latent_gguf_tensor *tt = latent_gguf_find_tensor(g, "t");
-        CHECK(tt && memcmp(tt->data, t, sizeof t) == 0 && (uintptr_t)tt->data % 32 == 0);
+        CHECK(tt && memcmp(tt->data, t, sizeof t) == 0 && (uintptr_t)tt->data % 32 == 0, "%s", "");
         latent_gguf_free(g);
     }
     remove(path);
