@@ -136,6 +136,11 @@ test-matrix:
 fuzz:
 	tests/fuzz.sh $(FUZZ_SECONDS)
 
+# gcc and clang -Wall -Wextra -Wpedantic over every file, and cppcheck (tests/cppcheck.supp
+# explains each finding it lets through)
+lint:
+	tests/lint.sh
+
 # ---- the installation: reflect on the default model ----
 RUN_MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 RUN_ARGS ?=
@@ -146,7 +151,7 @@ run: all
 clean:
 	rm -rf build
 
-.PHONY: all tests install test test-native sanitize test-arm test-scalar test-matrix fuzz clean run
+.PHONY: all tests install test test-native sanitize test-arm test-scalar test-matrix fuzz lint clean run
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
