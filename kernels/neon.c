@@ -521,19 +521,25 @@ static void prepare_a8_K(const float *x, int64_t cols, a8_K *dst)
     }
 }
 
-/* The 6-bit scales and mins of a q4_K / q5_K block, as 8 bytes each (little-endian
- * uint64), four bytes at a time (layout in scalar.c's k4_scale_min). */
-static inline void k4_scales_mins(const uint8_t q[12], uint64_t *scales, uint64_t *mins)
+/* The 6-bit scales and mins of a q4_K / q5_K block, as 8 bytes each (layout in
+ * scalar.c's k4_scale_min): bytes 0..7 give the low 6 bits of scales 0..3 and mins 0..3
+ * and the top 2 bits of the others; bytes 8..11 their low nibbles (scales) and high
+ * nibbles (mins). Ten vector instructions where the 32-bit scalar unpacking takes ~22. */
+static const int8_t K4_NIBBLE_SHIFT[8] = {0, 0, 0, 0, -4, -4, -4, -4};
+
+INLINE void k4_scales_mins(const uint8_t q[12], uint8x8_t *scales, uint8x8_t *mins)
 {
-    uint32_t q0, q1, q2;
-    memcpy(&q0, q, 4);
-    memcpy(&q1, q + 4, 4);
+    uint64_t q01;
+    uint32_t q2;
+    memcpy(&q01, q, 8);
     memcpy(&q2, q + 8, 4);
-    uint32_t sc_lo = q0 & 0x3F3F3F3Fu, min_lo = q1 & 0x3F3F3F3Fu;
-    uint32_t sc_hi = (q2 & 0x0F0F0F0Fu) | ((q0 >> 6) & 0x03030303u) << 4;
-    uint32_t min_hi = ((q2 >> 4) & 0x0F0F0F0Fu) | ((q1 >> 6) & 0x03030303u) << 4;
-    *scales = sc_lo | (uint64_t)sc_hi << 32;
-    *mins = min_lo | (uint64_t)min_hi << 32;
+    uint8x8_t v = vcreate_u8(q01), w = vreinterpret_u8_u32(vdup_n_u32(q2));
+    uint8x8_t lo = vand_u8(v, vdup_n_u8(0x3F));                     /* scales 0..3, mins 0..3 */
+    uint8x8_t top = vshl_n_u8(vshr_n_u8(v, 6), 4);                  /* their top bits, for 4..7 */
+    uint8x8_t nib = vand_u8(vshl_u8(w, vld1_s8(K4_NIBBLE_SHIFT)), vdup_n_u8(0x0F));
+    uint8x8_t hi = vorr_u8(nib, top);                               /* scales 4..7, mins 4..7 */
+    *scales = vreinterpret_u8_u32(vzip1_u32(vreinterpret_u32_u8(lo), vreinterpret_u32_u8(hi)));
+    *mins = vreinterpret_u8_u32(vzip2_u32(vreinterpret_u32_u8(lo), vreinterpret_u32_u8(hi)));
 }
 
 /* sum over the 8 sub-blocks of min[s] * (bsums[2s] + bsums[2s+1]) */
@@ -571,12 +577,12 @@ INLINE void dot_q4q5_K_n(const void *w, const void *x, size_t x_stride, int64_t 
         /* q4_K and q5_K share d, dmin and the scales at the same offsets */
         const block_q4_K *head = (const block_q4_K *)blk;
         const uint8_t *qs = five ? ((const block_q5_K *)blk)->qs : head->qs;
-        uint64_t scales, mins;
+        uint8x8_t scales, mins;
         k4_scales_mins(head->scales, &scales, &mins);
-        uint16x8_t sc16 = vmovl_u8(vcreate_u8(scales));
+        uint16x8_t sc16 = vmovl_u8(scales);
         int32x4_t sc_lo = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(sc16)));
         int32x4_t sc_hi = vreinterpretq_s32_u32(vmovl_high_u16(sc16));
-        int16x8_t mins16 = vreinterpretq_s16_u16(vmovl_u8(vcreate_u8(mins)));
+        int16x8_t mins16 = vreinterpretq_s16_u16(vmovl_u8(mins));
         float dw = half_to_float(head->d), dminw = half_to_float(head->dmin);
         uint8x16x2_t qh = {{vdupq_n_u8(0), vdupq_n_u8(0)}};
         if (five)
