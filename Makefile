@@ -104,20 +104,24 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libwall.a $(BUILD)/liblatent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/latent.pc: Makefile
-	@mkdir -p $(dir $@)
+# pkg-config file for PREFIX; written again at install time, so it names the PREFIX of the
+# install (not whichever one the first build saw).
+define write_pc
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: latent\nDescription: LLM inference for small CPUs\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llatent\nLibs.private: -lm -lpthread%s\n' \
 	  '$(PREFIX)' "$$(sed -n 's/^#define LATENT_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/latent.h | paste -sd.)" \
-	  '$(if $(filter 1,$(OPENMP)), -fopenmp,)' > $@
+	  '$(if $(filter 1,$(OPENMP)), -fopenmp,)' > $(1)
+endef
 
-tests: $(TESTS) $(EXAMPLES) $(BENCHES)
+$(BUILD)/latent.pc: Makefile
+	@mkdir -p $(dir $@)
+	$(call write_pc,$@)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/latent.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/liblatent.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/liblatent.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(BUILD)/latent.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(call write_pc,$(DESTDIR)$(PREFIX)/lib/pkgconfig/latent.pc)
 
 # ---- tests: tests/run.sh builds each configuration and sums the results ----
 test:
