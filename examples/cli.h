@@ -16,6 +16,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "latent.h"
+
 /* The program's name for error messages; each main() sets it first. */
 static const char *cli_program __attribute__((unused)) = "latent";
 
@@ -115,6 +117,40 @@ static inline int cli_bytes(const char *flag, const char *s, size_t *out)
     }
     *out = (size_t)v;
     return 0;
+}
+
+/* The flags every generating program shares: --temp --top-k --top-p --min-p
+ * --repeat-penalty (into *sp) and --kv-type (into *kv). Returns 1 when argv[*i] was one of
+ * them (its value consumed), 0 when it was not, -1 on a bad or missing value. */
+static inline int cli_sampling_flag(int argc, char **argv, int *i, latent_sampler_params *sp,
+                                    latent_kv_type *kv)
+{
+    const char *a = argv[*i], *v;
+    int is_kv = !strcmp(a, "--kv-type");
+    if (strcmp(a, "--temp") && strcmp(a, "--top-k") && strcmp(a, "--top-p") && strcmp(a, "--min-p") &&
+        strcmp(a, "--repeat-penalty") && !is_kv)
+        return 0;
+    if (!(v = cli_value(argc, argv, i)))
+        return -1;
+    if (!strcmp(a, "--temp"))
+        return cli_float(a, v, 0, 100, &sp->temperature) ? -1 : 1;
+    if (!strcmp(a, "--top-k"))
+        return cli_int(a, v, 0, 1 << 30, &sp->top_k) ? -1 : 1;
+    if (!strcmp(a, "--top-p"))
+        return cli_float(a, v, 1e-6, 1, &sp->top_p) ? -1 : 1;
+    if (!strcmp(a, "--min-p"))
+        return cli_float(a, v, 0, 1, &sp->min_p) ? -1 : 1;
+    if (!strcmp(a, "--repeat-penalty"))
+        return cli_float(a, v, 0.01, 100, &sp->repeat_penalty) ? -1 : 1;
+    static const struct { const char *name; latent_kv_type type; } kv_types[] = {
+        {"f16", LATENT_KV_F16}, {"f32", LATENT_KV_F32}, {"q8_0", LATENT_KV_Q8_0}};
+    for (size_t k = 0; k < sizeof kv_types / sizeof kv_types[0]; k++)
+        if (!strcmp(v, kv_types[k].name)) {
+            *kv = kv_types[k].type;
+            return 1;
+        }
+    cli_error("--kv-type: '%s' is not f16, f32 or q8_0", v);
+    return -1;
 }
 
 static inline double cli_now(void)

@@ -108,6 +108,11 @@ static int parse_args(int argc, char **argv, options *o)
             i += used - 1;
             continue;
         }
+        int shared = cli_sampling_flag(argc, argv, &i, &o->sp, &o->kv_type);
+        if (shared < 0)
+            return -1;
+        if (shared > 0)
+            continue;
         int bad = 0;
         float rest = 0;
 #define VALUE() ((v = cli_value(argc, argv, &i)) != NULL)
@@ -142,33 +147,12 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--seed")) {
             bad = !VALUE() || cli_u64(a, v, &o->seed);
             o->have_seed = 1;
-        } else if (!strcmp(a, "--temp")) {
-            bad = !VALUE() || cli_float(a, v, 0, 100, &o->sp.temperature);
-        } else if (!strcmp(a, "--top-k")) {
-            bad = !VALUE() || cli_int(a, v, 0, 1 << 30, &o->sp.top_k);
-        } else if (!strcmp(a, "--top-p")) {
-            bad = !VALUE() || cli_float(a, v, 1e-6, 1, &o->sp.top_p);
-        } else if (!strcmp(a, "--min-p")) {
-            bad = !VALUE() || cli_float(a, v, 0, 1, &o->sp.min_p);
-        } else if (!strcmp(a, "--repeat-penalty")) {
-            bad = !VALUE() || cli_float(a, v, 0.01, 100, &o->sp.repeat_penalty);
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             bad = !VALUE() || cli_int(a, v, 1, 1024, &o->threads);
         } else if (!strcmp(a, "--kv-chunk")) {
             bad = !VALUE() || cli_int(a, v, 1, 65536, &o->kv_chunk);
         } else if (!strcmp(a, "--max-tokens")) {
             bad = !VALUE() || cli_long(a, v, 0, LONG_MAX, &o->max_tokens);
-        } else if (!strcmp(a, "--kv-type")) {
-            if (!VALUE())
-                bad = 1;
-            else if (!strcmp(v, "f16"))
-                o->kv_type = LATENT_KV_F16;
-            else if (!strcmp(v, "f32"))
-                o->kv_type = LATENT_KV_F32;
-            else if (!strcmp(v, "q8_0"))
-                o->kv_type = LATENT_KV_Q8_0;
-            else
-                cli_error("--kv-type: '%s' is not f16, f32 or q8_0", v), bad = 1;
         } else {
             cli_error("unknown argument '%s' (try --help)", a);
             bad = 1;
