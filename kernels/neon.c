@@ -19,22 +19,27 @@
  *   - the lanes of several blocks (or sub-blocks) are then folded together with addp
  *     (pairwise add, F1 pipe) and widened once with saddlp, so four blocks reach four
  *     int32 lanes in 3-5 instructions instead of a horizontal sum each;
- *   - block scales: four 32-element blocks' f16 scales are gathered with ld1 lane loads
- *     and converted with one fcvtl, then one fmul + one fmla per token scale four blocks;
- *     K-quant sub-block scales multiply int32 lanes (mul/mla), still exact;
+ *   - block scales: four 32-element blocks' f16 scales are gathered with four 32-bit
+ *     loads, zip/uzp and one fcvtl (q4_1's m comes with d in the same loads), then one
+ *     fmul + one fmla per token scale four blocks; K-quant sub-block scales multiply
+ *     int32 lanes (mul/mla), still exact;
  *   - constant offsets (q4_0's -8, q5_0's -16) are taken in integers from the sums of the
  *     activation quants, which the activation layout precomputes, instead of per weight.
  * Measured with ../shared/tools/insncount.c (qemu, -mcpu=cortex-a72, a 512 x 4096 matrix,
  * one token, everything a matmul call does): instructions per weight byte, scalar -> NEON,
- *   q4_0 3.07 -> 0.84   q4_1 4.67 -> 0.80   q8_0 1.60 -> 0.47   q4_K 3.90 -> 0.87
- *   q6_K 6.66 -> 0.70   q5_K 4.11 -> 0.97   q5_0 6.33 -> 1.07   q5_1 6.81 -> 1.01
- *   q2_K 12.3 -> 1.55   q3_K 15.0 -> 1.84   f32 1.75 -> 0.19    f16 10.0 -> 0.51
- * (per weight rather than per byte, q4_0 is 0.47 and q2_K 0.51).
+ *   q4_0 3.07 -> 0.82   q4_1 4.67 -> 0.78   q8_0 1.60 -> 0.45   q4_K 3.90 -> 0.82
+ *   q6_K 6.66 -> 0.68   q5_K 4.11 -> 0.95   q5_0 6.33 -> 1.02   q5_1 6.81 -> 0.96
+ *   q2_K 12.3 -> 1.50   q3_K 15.0 -> 1.82   f32 1.75 -> 0.19    f16 10.0 -> 0.50
+ * (per weight rather than per byte, q4_0 is 0.46 and q2_K 0.49; rows of 576, SmolLM2's
+ * width, cost q4_1 0.86 and q8_0 0.50).
  * q4_0's inner loop is 57 instructions per 4 blocks (72 bytes): 16 smull/smlal, 8 to
  * split nibbles, 10 loads, 8 to gather and convert the f16 scales, 8 to fold, offset,
  * convert and accumulate, the rest addressing. A Pi 4 core streams ~1.2 GB/s of the
  * shared ~4.8 GB/s at 1.5 GHz, about 1.25 cycles per byte: under one instruction per byte
  * leaves the four cores memory-bound rather than compute-bound.
+ *
+ * With __ARM_FEATURE_DOTPROD (ARCH_FLAGS=-mcpu=cortex-a76 for a Pi 5) sdot forms the
+ * block and sub-block sums in int32 lanes instead; the default A72 build holds no sdot.
  *
  * A row is dotted with up to four tokens at once: its blocks are loaded and unpacked once
  * and used for each token. Each token keeps its own accumulators and sees the same
