@@ -10,8 +10,25 @@
 
 #include "harness.h"
 
+/* The README's API example is examples/minimal.c, character for character. */
+static void check_readme_example(void)
+{
+    char *readme = test_read_file("README.md", NULL), *minimal = test_read_file("examples/minimal.c", NULL);
+    const char *block = readme ? strstr(readme, "is the whole of it:\n\n```c\n") : NULL;
+    CHECK(block && minimal, "README.md or examples/minimal.c missing");
+    if (block && minimal) {
+        block = strstr(block, "```c\n") + 5;
+        const char *end = strstr(block, "```\n");
+        CHECK(end && (size_t)(end - block) == strlen(minimal) && memcmp(block, minimal, strlen(minimal)) == 0,
+              "the README's example differs from examples/minimal.c");
+    }
+    free(readme);
+    free(minimal);
+}
+
 int main(void)
 {
+    check_readme_example();
     const char *build = getenv("LATENT_BUILD"), *runner = getenv("LATENT_RUNNER");
     const char *model = test_data_path("models/stories260K.gguf");
     if (!build || strcmp(build, "build") != 0 || (runner && *runner)) {
