@@ -175,6 +175,10 @@ static int run(const options *o, latent_model *model, latent_context *ctx, laten
     int rc = 0, n_gen = 0;
     char piece[1024];
     size_t len = 0;
+    /* a prompt that ends with BOS: the decoder drops the space SentencePiece puts before
+     * the first word after it */
+    if (n_prompt > 0 && prompt[n_prompt - 1] == latent_token_bos(model))
+        latent_decoder_push(dec, prompt[n_prompt - 1], piece, sizeof piece, &len);
     for (; n_gen < o->n_predict; n_gen++) {
         latent_token tok;
         if (latent_sampler_sample(sampler, latent_context_logits(ctx), &tok) != LATENT_OK) {

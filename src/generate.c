@@ -31,6 +31,8 @@ latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, cons
         st = latent_eval(ctx, toks, n_prompt);
     for (size_t i = 0; st == LATENT_OK && i < n_prompt; i++)
         latent_sampler_accept(sampler, toks[i]);
+    /* a prompt that is only BOS: the decoder must know, to drop SentencePiece's space */
+    int ends_with_bos = n_prompt > 0 && toks[n_prompt - 1] == latent_token_bos(m);
     lt_free(NULL, toks);
     if (st != LATENT_OK)
         return st;
@@ -45,6 +47,9 @@ latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, cons
         lt_free(NULL, piece);
         return st;
     }
+    size_t none;
+    if (ends_with_bos)
+        latent_decoder_push(dec, latent_token_bos(m), piece, piece_cap, &none);
     for (int32_t i = 0; i < max_tokens; i++) {
         latent_token tok;
         if ((st = latent_sampler_sample(sampler, latent_context_logits(ctx), &tok)) != LATENT_OK)

@@ -172,6 +172,8 @@ static void tmp_path(char *out, size_t cap, const char *name)
     snprintf(out, cap, "%s/latent-test-%d-%s", dir && *dir ? dir : "/tmp", (int)getpid(), name);
 }
 
+static void check_text(const char *path, const char *name, int n);
+
 static void check_converted(const char *name, const char *tok_rel, const golden *g)
 {
     char rel[256], out[512];
@@ -187,6 +189,7 @@ static void check_converted(const char *name, const char *tok_rel, const golden 
         char label[128];
         snprintf(label, sizeof label, "%s.bin converted", name);
         check_exact(label, out, g);
+        check_text(out, name, g->n_ids);
     }
     remove(out);
 }
@@ -464,6 +467,27 @@ static void check_layouts(const char *path, const golden *g)
     remove(out);
 }
 
+/* build/generate decodes the greedy tokens to the recorded text, byte for byte (the leading
+ * space of the first word after BOS dropped, byte tokens as bytes). */
+static void check_text(const char *path, const char *name, int n)
+{
+    char rel[256], out[512];
+    snprintf(rel, sizeof rel, "vectors/%s.greedy.txt", name);
+    const char *want_path = test_data_path(rel);
+    if (!want_path)
+        return;
+    tmp_path(out, sizeof out, "text.txt");
+    int rc = run_tool("generate -m %s -p '' --temp 0 -n %d -t 1 > %s 2>/dev/null", path, n, out);
+    size_t got_len = 0, want_len = 0;
+    char *got = test_read_file(out, &got_len), *want = test_read_file(want_path, &want_len);
+    /* generate ends its output with a newline of its own */
+    CHECK(rc == 0 && got && want && got_len == want_len + 1 && memcmp(got, want, want_len) == 0,
+          "%s: the generated text differs from %s (%zu vs %zu bytes)", name, rel, got_len, want_len);
+    free(got);
+    free(want);
+    remove(out);
+}
+
 /* The public generate: streams text, stops when asked. */
 static int stop_after_five(const char *text, size_t len, latent_token tok, void *user)
 {
@@ -508,6 +532,7 @@ int main(void)
         check_generate_api(gguf);
         check_quantized(gguf, &stories);
         check_layouts(gguf, &stories);
+        check_text(gguf, "stories260K", 256);
     }
     if (have_stories)
         check_converted("stories260K", "models/tok512.bin", &stories);
