@@ -135,7 +135,7 @@ test-arm:
 test-scalar:
 	tests/run.sh scalar
 test-matrix:
-	tests/run.sh native scalar sanitize tsan arm armhf i386 riscv64 s390x
+	tests/run.sh native scalar sanitize tsan arm a76 armhf i386 riscv64 s390x
 
 fuzz:
 	tests/fuzz.sh $(FUZZ_SECONDS)

@@ -6,6 +6,8 @@
 #   scalar    the host build with the scalar kernels forced
 #   sanitize  clang (or gcc) with AddressSanitizer + UndefinedBehaviorSanitizer
 #   arm       aarch64-linux-gnu-gcc -mcpu=cortex-a72 -static, run under qemu-aarch64 -cpu cortex-a72
+#   a76       aarch64 built for the Pi 5's Cortex-A76 (the sdot kernels): test_kernels under
+#             qemu-aarch64 -cpu cortex-a76
 #   armhf     32-bit ARM (what 32-bit Raspberry Pi OS runs), scalar kernels, under qemu-arm
 #   i386      a Pentium II: gcc -m32 -march=pentium2, scalar kernels, no OpenMP, run natively
 #   riscv64   riscv64-linux-gnu-gcc, scalar kernels, under qemu-riscv64
@@ -46,6 +48,13 @@ run_config() {
         flags="CC=aarch64-linux-gnu-gcc STATIC=1"
         runner="qemu-aarch64 -cpu cortex-a72"
         ;;
+    a76)
+        build=build/a76
+        cc=aarch64-linux-gnu-gcc
+        flags="STATIC=1"
+        arch="-mcpu=cortex-a76"
+        runner="qemu-aarch64 -cpu cortex-a76"
+        ;;
     armhf|riscv64|s390x)
         case $config in
         armhf) cc=arm-linux-gnueabihf-gcc; runner="qemu-arm -cpu cortex-a15"
@@ -82,6 +91,7 @@ run_config() {
     if [ -n "${arch+set}" ]; then
         target=tests
         [ "$config" = s390x ] && target=$build/tests/test_endian
+        [ "$config" = a76 ] && target=$build/tests/test_kernels
         make -s -j"$JOBS" BUILD=$build CC="$cc" $flags ARCH_FLAGS="$arch" $target >/dev/null ||
             { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
     elif [ "$config" = tsan ]; then
