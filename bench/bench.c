@@ -684,7 +684,7 @@ static int measure_child(void *arg, void *out)
     const options *o = j->o;
     measured *res = out;
     memset(res, 0, sizeof *res);
-    double samples[MAX_REPS], pp[MAX_REPS], tg[MAX_REPS];
+    double samples[MAX_REPS], pp[MAX_REPS], tg[MAX_REPS], cpu[MAX_REPS];
 
     /* load: each repetition maps and checks the file afresh (its pages stay cached) */
     latent_model *m = NULL;
@@ -743,7 +743,7 @@ static int measure_child(void *arg, void *out)
                 fail_status(st, "evaluating the prompt");
                 goto done;
             }
-            double t1 = now();
+            double t1 = now(), c1 = cpu_seconds();
             for (int g = 0; g < o->n_gen; g++) {
                 latent_token next = argmax(latent_context_logits(ctx), n_vocab);
                 if ((st = latent_eval(ctx, &next, 1))) {
@@ -754,9 +754,12 @@ static int measure_child(void *arg, void *out)
             double t2 = now();
             pp[r] = o->n_prompt / (t1 - t0);
             tg[r] = o->n_gen / (t2 - t1);
+            /* below 100%: other programs had the cores part of the time */
+            cpu[r] = 100.0 * (cpu_seconds() - c1) / ((t2 - t1) * run->threads);
         }
         run->pp = summarize(pp, o->reps);
         run->tg = summarize(tg, o->reps);
+        run->cpu = summarize(cpu, o->reps);
         latent_mem_stats ms;
         latent_context_mem_stats(ctx, &ms);
         res->kv_bytes = (double)ms.kv_peak_bytes;

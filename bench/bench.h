@@ -131,6 +131,16 @@ static double peak_rss(void)
 #endif
 }
 
+/* CPU seconds this process has used, all threads. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
 typedef struct stat3 {
     double med, min, max;
 } stat3;
@@ -257,6 +267,7 @@ static double prompt_flops(const model_info *mi, int n)
 typedef struct thread_run {
     int threads;
     stat3 pp, tg;       /* tokens per second */
+    stat3 cpu;          /* CPU time the process got while generating / (wall time x threads) */
     double bw;          /* measured read bandwidth, bytes/s (parent) */
     double ceiling;     /* tokens/s if every byte were read at that bandwidth */
 } thread_run;

@@ -64,15 +64,15 @@ static double gflops(const options *o, const row *r, const thread_run *t)
     return prompt_flops(&r->info, o->n_prompt) * t->pp.med / o->n_prompt / 1e9;
 }
 
-#define N_COLS 15
+#define N_COLS 16
 #define CELL 64
 
 static void print_table(const options *o, const context_info *ci, row *rows, int n_rows, int md)
 {
     static const char *head[N_COLS] = {"type", "MiB", "bpw", "load ms", "RSS MiB", "thr",
-                                       "prompt tok/s", "GFLOP/s", "gen tok/s", "GB/s",
+                                       "prompt tok/s", "GFLOP/s", "gen tok/s", "CPU %", "GB/s",
                                        "ceiling", "% ceil", "PPL", "KL", "top-1"};
-    static const int left[N_COLS] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const int left[N_COLS] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     int quality = 0;
     for (int i = 0; i < n_rows; i++)
         quality |= rows[i].m.has_quality;
@@ -101,22 +101,23 @@ static void print_table(const options *o, const context_info *ci, row *rows, int
                 fmt_num(c[3], CELL, r->m.load_ms.med);
                 fmt_num(c[4], CELL, r->m.peak_rss / MIB);
                 if (quality && r->m.has_quality) {
-                    snprintf(c[12], CELL, "%.4f", r->m.ppl);
+                    snprintf(c[13], CELL, "%.4f", r->m.ppl);
                     if (!compared || r->is_ref)
-                        snprintf(c[13], CELL, "ref"), snprintf(c[14], CELL, "ref");
+                        snprintf(c[14], CELL, "ref"), snprintf(c[15], CELL, "ref");
                     else
-                        snprintf(c[13], CELL, "%.5f", r->m.kl),
-                            snprintf(c[14], CELL, "%.1f%%", 100 * r->m.top1);
+                        snprintf(c[14], CELL, "%.5f", r->m.kl),
+                            snprintf(c[15], CELL, "%.1f%%", 100 * r->m.top1);
                 }
             }
             snprintf(c[5], CELL, "%d", t->threads);
             fmt_stat(c[6], CELL, t->pp);
             fmt_num(c[7], CELL, gflops(o, r, t));
             fmt_stat(c[8], CELL, t->tg);
+            snprintf(c[9], CELL, "%.0f", t->cpu.med);
             double bpt = (double)r->info.token_bytes + kv_bytes_per_token(&r->info, o->n_prompt, o->n_gen);
-            fmt_num(c[9], CELL, t->tg.med * bpt / 1e9);
-            fmt_num(c[10], CELL, t->ceiling);
-            fmt_num(c[11], CELL, pct_of_ceiling(t));
+            fmt_num(c[10], CELL, t->tg.med * bpt / 1e9);
+            fmt_num(c[11], CELL, t->ceiling);
+            fmt_num(c[12], CELL, pct_of_ceiling(t));
         }
     }
     int width[N_COLS] = {0};
@@ -187,7 +188,8 @@ static void print_header(const options *o, const context_info *ci, const row *ro
     for (int i = 0; i < n_rows; i++)
         quality |= rows[i].m.has_quality;
     printf("%sceiling = that bandwidth / bytes one generated token reads (weights + KV); "
-           "GB/s = what generation reached\n", p);
+           "GB/s = what generation reached;\n%sCPU %% = CPU time the bench got while generating, "
+           "per thread (below 100: other programs had the cores)\n", p, p);
     if (quality)
         printf("%sPPL on %s, %ld tokens in windows of %d", p, o->text, rows[0].m.n_scored,
                o->ppl_ctx);
@@ -203,7 +205,7 @@ static void print_csv(const options *o, const context_info *ci, row *rows, int n
 {
     printf("model,type,main_type,file_bytes,params,bpw,load_ms_med,load_ms_min,load_ms_max,"
            "peak_rss_bytes,threads,prompt_tokens,pp_tps_med,pp_tps_min,pp_tps_max,pp_gflops,"
-           "gen_tokens,tg_tps_med,tg_tps_min,tg_tps_max,bytes_per_token,bandwidth_gbs,"
+           "gen_tokens,tg_tps_med,tg_tps_min,tg_tps_max,cpu_pct,bytes_per_token,bandwidth_gbs,"
            "ceiling_tps,ceiling_pct,ppl,kl,top1,scored_tokens,quantize_s\n");
     for (int i = 0; i < n_rows; i++) {
         const row *r = &rows[i];
@@ -211,13 +213,13 @@ static void print_csv(const options *o, const context_info *ci, row *rows, int n
             const thread_run *t = &r->m.runs[ti];
             double bpt = (double)r->info.token_bytes + kv_bytes_per_token(&r->info, o->n_prompt, o->n_gen);
             printf("%s,%s,%s,%llu,%llu,%.4f,%.3f,%.3f,%.3f,%.0f,%d,%d,%.3f,%.3f,%.3f,%.3f,%d,%.3f,"
-                   "%.3f,%.3f,%.0f,%.3f,%.3f,%.2f,",
+                   "%.3f,%.3f,%.1f,%.0f,%.3f,%.3f,%.2f,",
                    ci->model, r->label, latent_type_name(r->info.main_type),
                    (unsigned long long)r->info.file_bytes, (unsigned long long)r->info.n_params,
                    8.0 * (double)r->info.tensor_bytes / (double)r->info.n_params, r->m.load_ms.med,
                    r->m.load_ms.min, r->m.load_ms.max, r->m.peak_rss, t->threads, o->n_prompt,
                    t->pp.med, t->pp.min, t->pp.max, gflops(o, r, t), o->n_gen, t->tg.med, t->tg.min,
-                   t->tg.max, bpt, t->bw / 1e9, t->ceiling, pct_of_ceiling(t));
+                   t->tg.max, t->cpu.med, bpt, t->bw / 1e9, t->ceiling, pct_of_ceiling(t));
             if (r->m.has_quality)
                 printf("%.6f,%.6f,%.6f,%ld,", r->m.ppl, r->m.kl, r->m.top1, r->m.n_scored);
             else
@@ -318,6 +320,8 @@ static void print_json(const options *o, const context_info *ci, row *rows, int 
             json_stat(f, "prompt_tps", t->pp);
             fprintf(f, ", \"prompt_gflops\": %.4g, ", gflops(o, r, t));
             json_stat(f, "gen_tps", t->tg);
+            fputs(", ", f);
+            json_stat(f, "cpu_pct", t->cpu);
             fprintf(f, ", \"bandwidth_bytes_per_s\": %.6g, \"ceiling_tps\": %.6g, \"ceiling_pct\": ",
                     t->bw, t->ceiling);
             json_num(f, pct_of_ceiling(t));
