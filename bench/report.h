@@ -436,7 +436,8 @@ static int write_svg(const options *o, const context_info *ci, row *rows, int n_
 
     /* markers: the ceiling (hollow), the measured median with a bar from min to max; the
      * labels below keep clear of them */
-    svg_box obstacles[2 * MAX_ROWS];
+    svg_box obstacles[3 * MAX_ROWS];
+    int n_obst = 0;
     double shown_x[MAX_ROWS];
     int n_shown = 0;
     for (int i = 0; i < n_rows; i++) {
@@ -454,8 +455,10 @@ static int write_svg(const options *o, const context_info *ci, row *rows, int n_
                 for (int k = 0; k < n_shown; k++)
                     if (fabs(x - shown_x[k]) < 11)
                         buf[0] = 0; /* too close to another value to be read */
-                if (buf[0])
+                if (buf[0]) {
                     shown_x[n_shown++] = x;
+                    obstacles[n_obst++] = (svg_box){x - 6, T, x + 6, T + 56};
+                }
                 fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"9\" fill=\"#57a\" "
                            "transform=\"rotate(-90 %.1f %d)\">%s</text>\n", x + 3, T + 50, x + 3, T + 50, buf);
             }
@@ -463,8 +466,8 @@ static int write_svg(const options *o, const context_info *ci, row *rows, int n_
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c33\" "
                    "stroke-width=\"2\"/>\n", x, SY(t->tg.min), x, SY(t->tg.max));
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"#c33\"/>\n", x, SY(t->tg.med));
-        obstacles[2 * i] = (svg_box){x - 6, SY(t->tg.med) - 6, x + 6, SY(t->tg.med) + 6};
-        obstacles[2 * i + 1] = (svg_box){x - 2, SY(t->tg.max) - 1, x + 2, SY(t->tg.min) + 1};
+        obstacles[n_obst++] = (svg_box){x - 6, SY(t->tg.med) - 6, x + 6, SY(t->tg.med) + 6};
+        obstacles[n_obst++] = (svg_box){x - 2, SY(t->tg.max) - 1, x + 2, SY(t->tg.min) + 1};
     }
     /* labels: beside each point, moved up or down until they overlap no other label, with
      * a thin line back to the point when moved */
@@ -493,8 +496,12 @@ static int write_svg(const options *o, const context_info *ci, row *rows, int n_
             int clash = 0;
             for (int p = 0; p < n_placed && !clash; p++)
                 clash = boxes_overlap(&b, &placed[p]);
-            for (int p = 0; p < 2 * n_rows && !clash; p++)
-                clash = p / 2 != i && boxes_overlap(&b, &obstacles[p]);
+            /* the point's own marker and bar may touch its label */
+            svg_box own = {px - 6, py - 6, px + 6, py + 6};
+            for (int p = 0; p < n_obst && !clash; p++)
+                clash = boxes_overlap(&b, &obstacles[p]) &&
+                        !(obstacles[p].x0 <= own.x1 && obstacles[p].x1 >= own.x0 &&
+                          fabs((obstacles[p].x0 + obstacles[p].x1) / 2 - px) < 0.5);
             if (!clash)
                 break;
         }
