@@ -1227,8 +1227,7 @@ static int bench_main(int argc, char **argv)
         } else {
             double bpt = (double)r->info.token_bytes + kv_bytes_per_token(&r->info, o.n_prompt, o.n_gen);
             for (int ti = 0; ti < o.n_threads; ti++) {
-                double bw = bandwidth(bandwidth_buffer(bpt), o.threads[ti]);
-                if (bw <= 0)
+                if (probe_bandwidth(bandwidth_buffer(bpt), o.threads[ti]) <= 0)
                     return 1;
             }
             progress(0, "measuring %s (%d/%d)", r->label, i + 1, n_rows);
@@ -1241,14 +1240,23 @@ static int bench_main(int argc, char **argv)
                 mj.ref_path = NULL;
             if (run_child(r->label, measure_child, &mj, &r->m, sizeof r->m))
                 return 1;
-            for (int ti = 0; ti < o.n_threads; ti++) {
-                thread_run *t = &r->m.runs[ti];
-                t->bw = bandwidth(bandwidth_buffer(bpt), t->threads);
-                t->ceiling = t->bw / bpt;
-            }
         }
         if (r->temporary && !o.keep)
             untrack_remove(r->path);
+    }
+    /* one more probe of each buffer, then the ceilings: the best bandwidth of the run */
+    int n_probed = g_n_bw;
+    for (int i = 0; i < n_probed && !o.insn_bin; i++)
+        if (probe_bandwidth(g_bw[i].bytes, g_bw[i].threads) <= 0)
+            return 1;
+    for (int i = 0; i < n_rows && !o.insn_bin; i++) {
+        row *r = &rows[i];
+        double bpt = (double)r->info.token_bytes + kv_bytes_per_token(&r->info, o.n_prompt, o.n_gen);
+        for (int ti = 0; ti < o.n_threads; ti++) {
+            thread_run *t = &r->m.runs[ti];
+            t->bw = best_bandwidth(bandwidth_buffer(bpt), t->threads);
+            t->ceiling = t->bw / bpt;
+        }
     }
     clear_progress();
 

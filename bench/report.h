@@ -170,8 +170,8 @@ static void print_header(const options *o, const context_info *ci, const row *ro
     size_t big = 0;
     for (int i = 0; i < g_n_bw; i++)
         big = g_bw[i].bytes > big ? g_bw[i].bytes : big;
-    printf("%sread bandwidth measured here over %.0f MiB (what one token reads, at most 256):", p,
-           (double)big / MIB);
+    printf("%sread bandwidth, the best probe of the run, over %.0f MiB (what one token reads, at "
+           "most 256):", p, (double)big / MIB);
     int k = 0;
     for (int i = 0; i < g_n_bw; i++)
         if (g_bw[i].bytes == big)
