@@ -116,6 +116,8 @@ $(BUILD)/latent.pc: Makefile
 	@mkdir -p $(dir $@)
 	$(call write_pc,$@)
 
+tests: $(TESTS) $(EXAMPLES) $(BENCHES)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/latent.h $(DESTDIR)$(PREFIX)/include/

@@ -105,9 +105,11 @@ run_config() {
     else
         make -s -j"$JOBS" BUILD=$build $flags tests >/dev/null || { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
     fi
+    ran=0
     for t in "$build"/tests/test_*; do
         [ -x "$t" ] || continue
         name=$(basename "$t")
+        ran=$((ran + 1))
         out=$(LATENT_BUILD=$build LATENT_RUNNER="$runner" $runner "$t" 2>&1)
         status=$?
         line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
@@ -129,6 +131,10 @@ run_config() {
         total_pass=$((total_pass + p))
         total_fail=$((total_fail + f))
     done
+    if [ "$ran" -eq 0 ]; then
+        echo "$config: FAILED: no test binary in $build/tests (did the build make none?)"
+        total_fail=$((total_fail + 1))
+    fi
 }
 
 [ $# -gt 0 ] || set -- native
