@@ -65,7 +65,7 @@ typedef struct text {
 
 static void put_n(text *o, const char *s, size_t n)
 {
-    if (o->n <= o->cap && n <= o->cap - o->n)
+    if (n && o->p && o->n <= o->cap && n <= o->cap - o->n) /* measuring: p may be NULL */
         memcpy(o->p + o->n, s, n);
     o->n += n;
 }

@@ -172,8 +172,28 @@ static void test_tokenized(void)
     latent_gguf_free(g);
 }
 
+/* Regression (fuzz_chat): measuring with out = NULL and empty texts copied zero bytes
+ * to NULL + offset, undefined behaviour that UBSan reports. Every template, empty roles
+ * and contents, measured then formatted. */
+static void test_empty_measure(void)
+{
+    static const latent_chat_template all[] = {LATENT_CHAT_RAW, LATENT_CHAT_LLAMA3, LATENT_CHAT_LLAMA2,
+                                               LATENT_CHAT_CHATML, LATENT_CHAT_ZEPHYR, LATENT_CHAT_PHI3,
+                                               LATENT_CHAT_GEMMA};
+    latent_chat_message m[2] = {{"", ""}, {"user", ""}};
+    for (size_t t = 0; t < sizeof all / sizeof all[0]; t++) {
+        size_t need = 99, got = 0;
+        latent_status st = latent_chat_format(all[t], m, 2, 0, NULL, 0, &need);
+        CHECK((st == LATENT_OK && need == 0) || st == LATENT_ERANGE, "template %zu: %s", t, latent_status_str(st));
+        char buf[256];
+        CHECK(need < sizeof buf && latent_chat_format(all[t], m, 2, 0, buf, sizeof buf, &got) == LATENT_OK && got == need,
+              "template %zu: measured %zu, wrote %zu", t, need, got);
+    }
+}
+
 int main(void)
 {
+    test_empty_measure();
     test_formats();
     test_size_protocol();
     test_detect();
