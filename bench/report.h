@@ -188,8 +188,9 @@ static void print_header(const options *o, const context_info *ci, const row *ro
     for (int i = 0; i < n_rows; i++)
         quality |= rows[i].m.has_quality;
     printf("%sceiling = that bandwidth / bytes one generated token reads (weights + KV); "
-           "GB/s = what generation reached;\n%sCPU %% = CPU time the bench got while generating, "
-           "per thread (below 100: other programs had the cores)\n", p, p);
+           "GB/s = what generation reached;\n%sCPU %% = CPU time used while generating / (wall time x "
+           "threads): below 100, threads sat idle (another program had the core, or the work "
+           "was too small to split)\n", p, p);
     if (quality)
         printf("%sPPL on %s, %ld tokens in windows of %d", p, o->text, rows[0].m.n_scored,
                o->ppl_ctx);
