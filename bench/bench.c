@@ -952,6 +952,7 @@ static void describe_machine(context_info *ci)
  * ========================================================================== */
 
 static char g_tmp[MAX_ROWS + 4][PATH_MAX];
+static char g_tmp_partial[MAX_ROWS + 4][PATH_MAX + 8]; /* g_tmp[i] + ".tmp" */
 static int g_n_tmp;
 static char g_tmpdir[PATH_MAX];
 static int g_own_dir;
@@ -963,6 +964,7 @@ static void cleanup(void)
     for (int i = 0; i < g_n_tmp; i++)
         if (g_tmp[i][0]) {
             unlink(g_tmp[i]);
+            unlink(g_tmp_partial[i]); /* the GGUF writer's path.tmp, if interrupted */
             g_tmp[i][0] = 0;
         }
     if (g_own_dir && g_tmpdir[0])
@@ -980,7 +982,9 @@ static const char *track(const char *path, int keep)
 {
     if (keep || g_n_tmp == (int)(sizeof g_tmp / sizeof g_tmp[0]))
         return path;
-    snprintf(g_tmp[g_n_tmp++], PATH_MAX, "%s", path);
+    copy_str(g_tmp[g_n_tmp], PATH_MAX, path);
+    snprintf(g_tmp_partial[g_n_tmp], sizeof g_tmp_partial[0], "%s.tmp", g_tmp[g_n_tmp]);
+    g_n_tmp++;
     return path;
 }
 
