@@ -861,7 +861,7 @@ static void test_caller_precision(void)
     CHECK(third != (long double)(double)third, "after sampling, 1/3 in long double has only double's bits");
     latent_sampler_free(s);
 #else
-    SKIP("long double is double here: no precision to lose");
+    printf("caller precision check: not applicable, long double is double on this machine\n");
 #endif
 }
 
