@@ -22,6 +22,9 @@
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "quant.h"
 
@@ -715,38 +718,149 @@ size_t lk_avx2_matmul_work_size(uint32_t type, int64_t cols, int64_t n_tok)
         return lk_scalar_matmul_work_size(type, cols, n_tok); /* the scalar path runs it */
     if (k.activation_type == T_F32 || n_tok < 1)
         return 0;
-    size_t bytes = activation_row_bytes(&k, cols) * (size_t)n_tok;
-    if (k.q4_0_layout) /* one q8_0 row to quantize into before rearranging */
-        bytes += lk_row_bytes(T_Q8_0, cols);
-    return bytes;
+    return activation_row_bytes(&k, cols) * (size_t)n_tok;
 }
 
-/* Quantizes one token to q8_0 in `scratch` and rearranges it for dot_q4_0 at dst. */
-static void prepare_q4_0_activations(const float *x, int64_t cols, void *scratch, void *dst)
+/* ---------------------------------------------------------------------------
+ * Activation quantization. q8_0 and q8_1 blocks are made here with vector instructions,
+ * bit for bit as lk_quantize_row makes them (the oracle's blocks): the same largest
+ * magnitude, the same float scale and reciprocal, and roundf done exactly (truncate, then
+ * one more unit away from zero when the dropped fraction is at least one half; v - trunc(v)
+ * is exact). A block with a NaN or an infinity, or whose largest magnitude is below
+ * 127 * 2^-128, goes to lk_quantize_row itself: there the quants are casts of inf or NaN,
+ * whatever the oracle's compiler makes of them.
+ * ------------------------------------------------------------------------- */
+
+static inline __m256 round_half_away(__m256 v)
+{
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign_bit, _mm256_sub_ps(v, t));
+    __m256 unit = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign_bit));
+    return _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), unit));
+}
+
+/* 32 floats -> 32 int8 quants and the float scale d, as quant_q8_0 / quant_q8_1 compute
+ * them; *sum gets the sum of the quants. Returns 0 (and writes nothing) when the block
+ * holds a NaN or an infinity, or its scale is so small that its reciprocal overflows. */
+static inline int q8_quantize32(const float *x, int8_t qs[32], float *d_out, int *sum)
+{
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 v[4], amax8 = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        amax8 = _mm256_max_ps(amax8, _mm256_and_ps(v[k], abs_mask));
+    }
+    /* a NaN lane makes max_ps keep amax8's lane, so look for them separately */
+    __m256 bad = _mm256_or_ps(_mm256_cmp_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3]), _CMP_UNORD_Q),
+                              _mm256_cmp_ps(amax8, _mm256_set1_ps(INFINITY), _CMP_EQ_OQ));
+    if (_mm256_movemask_ps(bad))
+        return 0;
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    float amax = _mm_cvtss_f32(m);
+    float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+    if (id > 3.4e38f) /* d subnormal: x * id overflows, and the cast of roundf is the oracle's to define */
+        return 0;
+    __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v[k], vid)));
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    *sum = _mm_cvtsi128_si32(s4);
+    /* packs interleave the 128-bit lanes: dwords come out as 0 4 1 5 2 6 3 7 */
+    __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qs, b);
+    *d_out = d;
+    return 1;
+}
+
+static void quantize_q8_0_blocks(const float *x, block_q8_0 *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d;
+        int sum;
+        if (q8_quantize32(x + 32 * i, y[i].qs, &d, &sum))
+            y[i].d = lk_f32_to_f16(d);
+        else
+            lk_quantize_row(T_Q8_0, x + 32 * i, &y[i], 32);
+    }
+}
+
+static void quantize_q8_1_blocks(const float *x, block_q8_1 *y, int64_t nb)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        float d;
+        int sum;
+        if (q8_quantize32(x + 32 * i, y[i].qs, &d, &sum)) {
+            y[i].d = lk_f32_to_f16(d);
+            y[i].s = lk_f32_to_f16((float)sum * d);
+        } else {
+            lk_quantize_row(T_Q8_1, x + 32 * i, &y[i], 32);
+        }
+    }
+}
+
+/* Pairs [p0, p1) of one token's q4_0 layout (see q4_0_pair_step) from its float row. */
+static void prepare_q4_0_pairs(const float *x, int64_t cols, void *dst, int64_t p0, int64_t p1)
 {
     int64_t nb = cols / QK8_0, pairs = (nb + 1) / 2;
-    lk_quantize_row(T_Q8_0, x, scratch, cols);
-    const block_q8_0 *blocks = scratch;
     float *scales = (float *)((char *)dst + pairs * Q4_0_PAIR_BYTES);
-    for (int64_t p = 0; p < pairs; p++) {
+    for (int64_t p = p0; p < p1; p++) {
         int8_t *lo = (int8_t *)dst + p * Q4_0_PAIR_BYTES, *hi = lo + 32;
         int32_t offset[8];
         for (int half = 0; half < 2; half++) {
             int64_t b = 2 * p + half;
-            const int8_t *y = b < nb ? blocks[b].qs : NULL;
-            for (int j = 0; j < 16; j++) {
-                lo[16 * half + j] = y ? y[j] : 0;
-                hi[16 * half + j] = y ? y[16 + j] : 0;
-            }
+            block_q8_0 blk;
+            if (b < nb)
+                quantize_q8_0_blocks(x + b * QK8_0, &blk, 1);
+            else
+                memset(&blk, 0, sizeof blk);
+            const int8_t *y = blk.qs;
+            memcpy(lo + 16 * half, y, 16);
+            memcpy(hi + 16 * half, y + 16, 16);
             for (int k = 0; k < 4; k++) {
                 int32_t sum = 0;
-                for (int j = 0; j < 4 && y; j++)
+                for (int j = 0; j < 4; j++)
                     sum += y[4 * k + j] + y[16 + 4 * k + j];
                 offset[4 * half + k] = -8 * sum;
             }
-            scales[2 * p + half] = y ? half_to_float(blocks[b].d) : 0.0f;
+            scales[b] = half_to_float(blk.d);
         }
         memcpy(lo + 64, offset, sizeof offset);
+    }
+}
+
+/* Columns [c0, c1) of token t's activations (c0, c1 multiples of 256, or c1 = cols), in
+ * the layout the kernels read. Ranges never share a block or a q4_0 pair. */
+static void prepare_range(const weight_kind *k, const float *x, int64_t cols, char *act,
+                          size_t act_row_bytes, int64_t t, int64_t c0, int64_t c1)
+{
+    const float *xt = x + t * cols;
+    char *dst = act + (size_t)t * act_row_bytes;
+    if (k->q4_0_layout)
+        prepare_q4_0_pairs(xt, cols, dst, c0 / 64, (c1 / QK8_0 + 1) / 2);
+    else if (k->activation_type == T_Q8_0)
+        quantize_q8_0_blocks(xt + c0, (block_q8_0 *)dst + c0 / QK8_0, (c1 - c0) / QK8_0);
+    else if (k->activation_type == T_Q8_1)
+        quantize_q8_1_blocks(xt + c0, (block_q8_1 *)dst + c0 / QK8_1, (c1 - c0) / QK8_1);
+    else /* q8_K */
+        lk_quantize_row(k->activation_type, xt + c0, (block_q8_K *)dst + c0 / QK_K, c1 - c0);
+}
+
+/* Share `part` of `parts` of every token's activations: units of 256 columns of one token. */
+static void prepare_part(const weight_kind *k, const float *x, int64_t cols, int64_t n_tok, char *act,
+                         size_t act_row_bytes, int part, int parts)
+{
+    int64_t per_tok = (cols + 255) / 256, units = per_tok * n_tok;
+    for (int64_t u = units * part / parts; u < units * (part + 1) / parts; u++) {
+        int64_t t = u / per_tok, c0 = u % per_tok * 256, c1 = c0 + 256 < cols ? c0 + 256 : cols;
+        prepare_range(k, x, cols, act, act_row_bytes, t, c0, c1);
     }
 }
 
@@ -774,6 +888,10 @@ static void matmul_rows(const lk_matrix *w, const weight_kind *k, const char *ac
     }
 }
 
+/* Below this many activation elements the quantization runs on the calling thread before
+ * the parallel region: splitting it would cost a barrier, more than the work it shares. */
+#define SPLIT_PREP_ELEMENTS 32768
+
 void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok, void *work,
                     int n_threads)
 {
@@ -786,26 +904,36 @@ void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
         return;
     const char *act = (const char *)x;
     size_t act_row_bytes = (size_t)w->cols * sizeof(float);
-    if (k.activation_type != T_F32) {
+    int prep = k.activation_type != T_F32;
+    if (prep) {
         act_row_bytes = activation_row_bytes(&k, w->cols);
-        for (int64_t t = 0; t < n_tok; t++) {
-            char *dst = (char *)work + (size_t)t * act_row_bytes;
-            if (k.q4_0_layout)
-                prepare_q4_0_activations(x + t * w->cols, w->cols, (char *)work + act_row_bytes * (size_t)n_tok, dst);
-            else
-                lk_quantize_row(k.activation_type, x + t * w->cols, dst, w->cols);
-        }
         act = work;
     }
     int n_chunks = n_threads > 1 ? n_threads : 1;
     if (n_chunks > w->rows)
         n_chunks = (int)w->rows;
+    int split_prep = prep && n_chunks > 1 && n_tok * w->cols >= SPLIT_PREP_ELEMENTS;
+    if (prep && !split_prep)
+        prepare_part(&k, x, w->cols, n_tok, work, act_row_bytes, 0, 1);
+    /* one region per product: each thread quantizes its share of the activations (when
+     * that is worth a barrier), then takes its rows */
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(n_chunks) schedule(static) if (n_chunks > 1)
+#pragma omp parallel num_threads(n_chunks) if (n_chunks > 1)
 #endif
-    for (int c = 0; c < n_chunks; c++)
-        matmul_rows(w, &k, act, act_row_bytes, y, n_tok, w->rows * c / n_chunks,
-                    w->rows * (c + 1) / n_chunks);
+    {
+        int c = 0, nc = 1;
+#ifdef _OPENMP
+        c = omp_get_thread_num();
+        nc = omp_get_num_threads();
+#endif
+        if (split_prep) {
+            prepare_part(&k, x, w->cols, n_tok, work, act_row_bytes, c, nc);
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        }
+        matmul_rows(w, &k, act, act_row_bytes, y, n_tok, w->rows * c / nc, w->rows * (c + 1) / nc);
+    }
 }
 
 /* ---------------------------------------------------------------------------
