@@ -502,8 +502,8 @@ static void quant_q8_0(const float *x, block_q8_0 *y, int64_t nb)
         float d = amax / 127, id = d ? 1.0f / d : 0.0f;
         y[i].d = F2H(d);
         for (int j = 0; j < QK8_0; j++) {
-            float v = x[j] * id;
-            y[i].qs[j] = (int8_t)roundf(v);
+            float v = roundf(x[j] * id);
+            y[i].qs[j] = v == v ? (int8_t)v : 0; /* NaN (an overflowed activation): 0, not UB */
         }
     }
 }
@@ -521,8 +521,8 @@ static void quant_q8_1(const float *x, block_q8_1 *y, int64_t nb)
         y[i].d = F2H(d);
         int sum = 0;
         for (int j = 0; j < QK8_1; j++) {
-            float v = x[j] * id;
-            y[i].qs[j] = (int8_t)roundf(v);
+            float v = roundf(x[j] * id);
+            y[i].qs[j] = v == v ? (int8_t)v : 0;
             sum += y[i].qs[j];
         }
         float s = (float)sum * d;

@@ -3,6 +3,7 @@
  * the KV cache first and computes second (so a refusal leaves nothing half-done), and
  * memory statistics.
  */
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -225,8 +226,18 @@ latent_status latent_eval(latent_context *ctx, const latent_token *tokens, size_
         ctx->kv.n_tokens = pos + start + (size_t)nb; /* the rows this batch writes */
         lt_forward(ctx, tokens + start, nb, pos + start, logits, ctx->params.all_logits);
     }
+    /* Finite weights can still overflow float arithmetic (a hostile or broken file): say so
+     * rather than hand out NaN logits, and keep the context as it was. */
+    size_t rows = ctx->params.all_logits ? n : 1;
+    for (size_t i = 0; i < rows * n_vocab; i++)
+        if (!isfinite(ctx->logits[i])) {
+            ctx->kv.n_tokens = pos;
+            ctx->logits_rows = 0;
+            return lt_fail(LATENT_EFORMAT, "evaluating %zu tokens after %zu: the model's arithmetic "
+                           "overflowed (non-finite logits); its weights are not usable", n, pos);
+        }
     ctx->kv.n_tokens = total;
-    ctx->logits_rows = ctx->params.all_logits ? n : 1;
+    ctx->logits_rows = rows;
     return LATENT_OK;
 }
 

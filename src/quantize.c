@@ -3,6 +3,7 @@
  * tensor's type the way llama.cpp's llama-quantize does under the same preset name, so
  * a file made here behaves like one downloaded from the internet.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -143,6 +144,13 @@ static latent_status convert(const latent_gguf_tensor *t, uint32_t type, void **
     }
     for (uint64_t r = 0; r < rows; r++) {
         lk_dequantize_row(t->type, (const uint8_t *)t->data + r * in_row, f, (int64_t)cols);
+        for (uint64_t c = 0; c < cols; c++)
+            if (!isfinite(f[c])) {
+                lt_free(NULL, f);
+                lt_free(NULL, buf);
+                return lt_fail(LATENT_EFORMAT, "tensor '%s' holds NaN or infinite values (row %llu)",
+                               t->name, (unsigned long long)r);
+            }
         lk_quantize_row(type, f, buf + r * out_row, (int64_t)cols);
     }
     lt_free(NULL, f);

@@ -22,6 +22,7 @@ typedef struct lie {
     const char *bad_tensor;   /* tensor changed: */
     int reshape;              /*   its two dimensions swapped (a wrong shape) */
     int poison;               /*   a NaN written into it */
+    int huge;                 /*   every value 3e38: finite, but the arithmetic overflows */
     uint32_t retype;          /*   declared as this type id instead (0: unchanged) */
     int shrink_vocab;         /* vocabulary written one token short */
     const char *arch;         /* general.architecture replaced */
@@ -90,6 +91,13 @@ static int write_lie(const latent_gguf *src, const lie *l, const char *out)
             if (l->retype) { /* same shape, the bytes that type would need */
                 type = l->retype;
                 size = t->n_elements / latent_type_block_size(type) * latent_type_block_bytes(type);
+            }
+            if (l->huge && n_copies < 64) {
+                float *copy = malloc(t->size);
+                for (uint64_t k = 0; copy && k < t->n_elements; k++)
+                    copy[k] = 3e38f;
+                copies[n_copies++] = copy;
+                data = copy;
             }
             if (l->poison && n_copies < 64) {
                 float *copy = malloc(t->size);
@@ -215,6 +223,34 @@ static latent_status generate_once(latent_model *m, const latent_context_params 
     return st;
 }
 
+/* Finite weights whose arithmetic overflows: the model loads, but evaluation says so
+ * (LATENT_EFORMAT) instead of handing out NaN logits, and the context keeps its tokens.
+ * (fuzz_model found the NaN reaching the activation quantizer's float-to-int cast.) */
+static void check_overflow(void)
+{
+    latent_gguf *src = NULL;
+    if (latent_gguf_open(src_path, &src) != LATENT_OK)
+        return;
+    char path[512];
+    tmp_path(path, sizeof path, "huge.gguf");
+    const lie l = {.what = "huge norm", .bad_tensor = "blk.0.attn_norm.weight", .huge = 1};
+    CHECK(write_lie(src, &l, path) == 0, "writing the file: %s", latent_last_error());
+    latent_model *m = NULL;
+    latent_context *ctx = NULL;
+    CHECK(latent_model_load(path, NULL, &m) == LATENT_OK, "finite weights load: %s", latent_last_error());
+    if (m && latent_context_create(m, NULL, &ctx) == LATENT_OK) {
+        latent_token t[3] = {1, 300, 301};
+        latent_status st = latent_eval(ctx, t, 3);
+        CHECK(st == LATENT_EFORMAT && strstr(latent_last_error(), "overflow"), "overflow: %s (%s)",
+              latent_status_str(st), latent_last_error());
+        CHECK(latent_context_n_tokens(ctx) == 0, "the failed eval kept %zu tokens", latent_context_n_tokens(ctx));
+    }
+    latent_context_free(ctx);
+    latent_model_free(m);
+    remove(path);
+    latent_gguf_free(src);
+}
+
 static void check_allocation_failures(void)
 {
     latent_model *m = NULL;
@@ -295,6 +331,7 @@ int main(void)
     src_path = test_data_path("models/stories260K.gguf");
     if (src_path) {
         check_lies();
+        check_overflow();
         check_allocation_failures();
         check_vocab_only();
     }
