@@ -491,6 +491,14 @@ static void quant_q5_1(const float *x, block_q5_1 *y, int64_t nb)
     }
 }
 
+/* x * id lies in [-127, 127] for every ordinary block; an activation that overflowed (NaN,
+ * infinity) or a block so small that 1/d is infinite must still convert without undefined
+ * behaviour: clamped, NaN to 0. */
+static int8_t clamp_q8(float v)
+{
+    return (int8_t)(v >= 127 ? 127 : v <= -127 ? -127 : v == v ? v : 0);
+}
+
 static void quant_q8_0(const float *x, block_q8_0 *y, int64_t nb)
 {
     for (int64_t i = 0; i < nb; i++, x += QK8_0) {
@@ -503,7 +511,7 @@ static void quant_q8_0(const float *x, block_q8_0 *y, int64_t nb)
         y[i].d = F2H(d);
         for (int j = 0; j < QK8_0; j++) {
             float v = roundf(x[j] * id);
-            y[i].qs[j] = v == v ? (int8_t)v : 0; /* NaN (an overflowed activation): 0, not UB */
+            y[i].qs[j] = clamp_q8(v);
         }
     }
 }
@@ -522,7 +530,7 @@ static void quant_q8_1(const float *x, block_q8_1 *y, int64_t nb)
         int sum = 0;
         for (int j = 0; j < QK8_1; j++) {
             float v = roundf(x[j] * id);
-            y[i].qs[j] = v == v ? (int8_t)v : 0;
+            y[i].qs[j] = clamp_q8(v);
             sum += y[i].qs[j];
         }
         float s = (float)sum * d;

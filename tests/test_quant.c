@@ -834,8 +834,30 @@ static void test_public(void)
     CHECK(latent_dequantize_row(LATENT_TYPE_Q8_0, q, NULL, 32) == LATENT_EINVAL, "NULL dst");
 }
 
+/* Regression (fuzz_model): activations that overflowed (NaN, infinity) or blocks so small
+ * that 1/d is infinite reach the q8 activation quantizers; they must convert without
+ * undefined behaviour (the sanitizer build checks) and stay within [-127, 127]. */
+static void test_hostile_activations(void)
+{
+    float x[QK8_0];
+    block_q8_0 b0;
+    block_q8_1 b1;
+    const float fills[] = {NAN, INFINITY, -INFINITY, 1e-40f, -1e-42f, 3e38f};
+    for (size_t f = 0; f < sizeof fills / sizeof fills[0]; f++) {
+        for (int j = 0; j < QK8_0; j++)
+            x[j] = j % 3 == 0 ? fills[f] : (j % 3 == 1 ? 1e-41f : -0.5f * (float)j);
+        CHECK(lk_quantize_row(LATENT_TYPE_Q8_0, x, &b0, QK8_0) == 0, "q8_0 fill %zu", f);
+        CHECK(lk_quantize_row(LATENT_TYPE_Q8_1, x, &b1, QK8_1) == 0, "q8_1 fill %zu", f);
+        int ok = 1;
+        for (int j = 0; j < QK8_0; j++)
+            ok &= b0.qs[j] >= -127 && b0.qs[j] <= 127 && b1.qs[j] >= -127 && b1.qs[j] <= 127;
+        CHECK(ok, "fill %g: quants outside [-127, 127]", (double)fills[f]);
+    }
+}
+
 int main(void)
 {
+    test_hostile_activations();
     test_f16();
     test_bf16();
     test_dequant_simple();
