@@ -67,7 +67,7 @@
     "  -r N           repetitions (default 5, 2 with --quick); median [min..max] reported\n" \
     "  --tokens LIST  batch sizes for matrix x matrix (default 32,64)\n"                    \
     "  --min-cpu F    redo a repetition that got less than F of the CPU time it asked for\n" \
-    "                 (a neighbour took a core), at most 2 x N times per row (default 0.9; 0: never)\n" \
+    "                 (a neighbour took a core), at most 4 x N times per row (default 0.9; 0: never)\n" \
     "  --quick        tiny sizes: checks the program runs (e.g. under qemu), times nothing\n" \
     "  --csv          one CSV table on stdout (the header lines go to stderr)\n"            \
     "  -h, --help     this text\n"
@@ -138,22 +138,45 @@ static double now(void)
 }
 
 /* How much of the CPU time a timed call asked for it got: CPU time over wall time times
- * threads, 1 when no neighbour took a core away. One thread: the calling thread's own
- * clock (idle OpenMP workers may still spin from an earlier region); more: the process's,
- * where a descheduled worker shows as the time its partner waited without it. */
+ * threads, 1 when no neighbour took a core away. The CPU time is each thread's own clock
+ * (the process clock lags: Linux adds a running thread's time to it only at ticks and
+ * switches), read in a parallel region of the same size just before and after the call,
+ * which OpenMP runs on the same pool of threads as lk_matmul's. */
 typedef struct stopwatch {
     double wall, cpu;
     int threads;
 } stopwatch;
 
+static double team_cpu(int threads)
+{
+    double sum = 0;
+#ifdef _OPENMP
+    if (threads > 1) {
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+        sum += clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+        return sum;
+    }
+#endif
+    (void)threads;
+    return clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+}
+
 static stopwatch stopwatch_start(int threads)
 {
-    clockid_t id = threads > 1 ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_THREAD_CPUTIME_ID;
-    return (stopwatch){now(), clock_seconds(id), threads};
+    double cpu = team_cpu(threads);
+    return (stopwatch){now(), cpu, threads};
+}
+
+/* Wall seconds since start; *got: the share of the CPU time asked for. */
+static double stopwatch_read(const stopwatch *s, double *got)
+{
+    double wall = now() - s->wall, cpu = team_cpu(s->threads);
+    *got = wall > 0 ? (cpu - s->cpu) / (wall * s->threads) : 1.0;
+    return wall;
 }
 
 /* A repetition in which a neighbour took a core away (got < g_min_cpu) is done again, at
- * most twice as many times as there are repetitions; the report counts them. */
+ * most four times as many times as there are repetitions; the report counts them. */
 static double g_min_cpu = 0.9;
 static long g_timed, g_redone;
 
@@ -161,20 +184,11 @@ static long g_timed, g_redone;
 static int keep(double got, int *redos, int reps)
 {
     g_timed++;
-    if (got >= g_min_cpu || *redos >= 2 * reps)
+    if (got >= g_min_cpu || *redos >= 4 * reps)
         return 1;
     ++*redos;
     g_redone++;
     return 0;
-}
-
-/* Wall seconds since start; *got: the share of the CPU time asked for. */
-static double stopwatch_read(const stopwatch *s, double *got)
-{
-    clockid_t id = s->threads > 1 ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_THREAD_CPUTIME_ID;
-    double cpu = clock_seconds(id), wall = now() - s->wall;
-    *got = wall > 0 ? (cpu - s->cpu) / (wall * s->threads) : 1.0;
-    return wall;
 }
 
 typedef struct stats {
@@ -219,9 +233,16 @@ static void add_sample(samples *s, double x)
     s->v[s->n++] = x;
 }
 
-/* Every read-bandwidth pass timed (GB/s), per entry of -t: their median is the figure the
- * kernels are compared with. */
-static samples g_bw_passes[MAX_THREADS];
+/* Every read-bandwidth pass kept (GB/s), per entry of -t: the median of those that got their
+ * CPU (or of all, if none did) is the figure the kernels are compared with. */
+static samples g_bw_passes[MAX_THREADS], g_bw_passes_all[MAX_THREADS];
+
+static void add_bw_pass(int ti, double gbs, double got)
+{
+    add_sample(&g_bw_passes_all[ti], gbs);
+    if (got >= g_min_cpu)
+        add_sample(&g_bw_passes[ti], gbs);
+}
 
 /* xorshift64*: reproducible inputs without libc's rand. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
@@ -588,7 +609,7 @@ static void bench_type(uint32_t type, const options *o, const sizes *sz, const v
             t[r] = stopwatch_read(&sw, &got[r]);
             if (!keep(got[r] < got_bw ? got[r] : got_bw, &redos, o->reps))
                 continue;
-            add_sample(&g_bw_passes[ti], bw * 1e-9);
+            add_bw_pass(ti, bw * 1e-9, got_bw);
             pct[r] = 100.0 * ((double)w_size / t[r]) / bw;
             r++;
         }
@@ -868,8 +889,10 @@ int main(int argc, char **argv)
             int redos = 0;
             for (int r = 0; r < o.reps;) {
                 v[r] = (double)sz.bw_bytes / read_pass(bwbuf, bw_vec, o.threads[ti], &got[r]) * 1e-9;
-                if (keep(got[r], &redos, o.reps))
-                    add_sample(&g_bw_passes[ti], v[r++]);
+                if (keep(got[r], &redos, o.reps)) {
+                    add_bw_pass(ti, v[r], got[r]);
+                    r++;
+                }
             }
             bw[when][ti] = stats_of(v, o.reps);
             bw_got[when][ti] = stats_of(got, o.reps).med;
@@ -881,8 +904,10 @@ int main(int argc, char **argv)
     free(bwbuf);
 
     stats bw_all[MAX_THREADS];
-    for (int ti = 0; ti < o.n_threads; ti++)
-        bw_all[ti] = stats_of(g_bw_passes[ti].v, g_bw_passes[ti].n);
+    for (int ti = 0; ti < o.n_threads; ti++) {
+        const samples *sa = g_bw_passes[ti].n ? &g_bw_passes[ti] : &g_bw_passes_all[ti];
+        bw_all[ti] = stats_of(sa->v, sa->n);
+    }
 
     char s1[96], s2[96], s3[96], p[64];
     if (o.csv) {
@@ -936,8 +961,8 @@ int main(int argc, char **argv)
            "neighbour took a core away)\n");
     printf("\nread bandwidth: a streaming read of %.0f MiB, GB/s (1 GB = 1e9 bytes)\n",
            (double)sz.bw_bytes / MIB);
-    printf("  all: every pass of the run (%d before the types, one paired with each matrix x "
-           "vector call, %d after)\n", o.reps, o.reps);
+    printf("  all: every pass of the run that got its CPU (%d before the types, one paired with "
+           "each matrix x vector call, %d after)\n", o.reps, o.reps);
     printf("  %3s  %-22s %-22s %-5s %-22s %s\n", "thr", "all", "before the types", "cpu",
            "after them", "cpu");
     for (int ti = 0; ti < o.n_threads; ti++)
