@@ -149,9 +149,9 @@ typedef struct stopwatch {
 
 static double team_cpu(int threads)
 {
-    double sum = 0;
 #ifdef _OPENMP
     if (threads > 1) {
+        double sum = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sum)
         sum += clock_seconds(CLOCK_THREAD_CPUTIME_ID);
         return sum;
