@@ -16,11 +16,13 @@
  *   - matrix x matrix (a prompt batch of --tokens, 32 and 64 by default): GFLOP/s, counted
  *     as 2 x rows x cols x tokens, on 4096 x 4096 windows of the same W; each repetition
  *     takes the next window, so the weights never come from the cache of a previous one.
- *   - the activation preparation: lk_matmul quantizes the float activations once per call
- *     (q8_0 / q8_1 / q8_K, on one thread, before the row split) for every weight type but
- *     the float ones. It is timed as lk_matmul on a one-row matrix (all preparation, one
- *     row of products, which is subtracted), so it is whatever the compiled instruction
- *     set does, and reported as its share of a 4096 x 4096 product with the same threads.
+ *   - the fixed cost of a call: lk_matmul quantizes the float activations once per call
+ *     (q8_0 / q8_1 / q8_K) for every weight type but the float ones, and starts its threads.
+ *     With T threads, a call on T rows costs that plus one row per thread, on 9T rows that
+ *     plus nine, so (9 t(T rows) - t(9T rows)) / 8 is the fixed cost alone, whatever the
+ *     compiled kernels do (quantize on one thread or split it over the team). It is
+ *     reported with its share of a 4096 x 4096 product with the same threads; for the float
+ *     types it is the call and thread start alone, so the difference is the quantization.
  * Every figure is the median with the min and max over -r repetitions, after a warm-up.
  * Before timing, each type's result is checked against the scalar oracle on a few rows:
  * a fast wrong kernel is not a result.
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
@@ -385,6 +388,51 @@ static void load_average(char *out, size_t cap)
     fclose(f);
 }
 
+/* What the whole machine did with its CPUs: seconds busy (steal included), in total, and
+ * stolen by the hypervisor, since boot (/proc/stat); 0 when unreadable. */
+typedef struct machine_time {
+    double busy, total, steal, self;
+} machine_time;
+
+static machine_time machine_now(void)
+{
+    machine_time m = {0, 0, 0, 0};
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        m.self = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                 (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return m;
+    unsigned long long v[8] = {0};
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) == 8) {
+        double hz = (double)sysconf(_SC_CLK_TCK);
+        double total = 0;
+        for (int i = 0; i < 8; i++)
+            total += (double)v[i];
+        m.total = total / hz;
+        m.busy = (total - (double)v[3] - (double)v[4]) / hz; /* less idle and iowait */
+        m.steal = (double)v[7] / hz;
+    }
+    fclose(f);
+    return m;
+}
+
+/* "others used N% of the machine's CPU time, the hypervisor stole M%" between a and b. */
+static void describe_neighbours(char *out, size_t cap, machine_time a, machine_time b)
+{
+    double total = b.total - a.total;
+    if (total <= 0) {
+        snprintf(out, cap, "unknown (no /proc/stat)");
+        return;
+    }
+    double others = (b.busy - a.busy) - (b.self - a.self) - (b.steal - a.steal);
+    snprintf(out, cap, "%.0f%% of the machine's CPU time went to other processes, %.0f%% was "
+             "stolen by the hypervisor", others > 0 ? 100.0 * others / total : 0.0,
+             100.0 * (b.steal - a.steal) / total);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #define BUILD_ARCH "x86"
 #elif defined(__aarch64__)
@@ -501,10 +549,10 @@ typedef struct result {
     stats mm_gflops[MAX_THREADS][MAX_TOKENS];
     double mm_seconds[MAX_THREADS][MAX_TOKENS];
     double mm_got[MAX_THREADS][MAX_TOKENS];
-    /* activation preparation for 1 token ([0]) and each batch ([1 + k]): CPU seconds of
-     * the one thread that does it */
-    double prep[MAX_TOKENS + 1];
-    int has_prep;
+    /* the fixed cost of a call (activation preparation, thread start), per thread count, for
+     * 1 token ([0]) and each batch ([1 + k]), seconds */
+    double prep[MAX_THREADS][MAX_TOKENS + 1];
+    int has_prep; /* the activations are quantized (lk_matmul_work_size > 0) */
     int64_t rows;
     size_t bytes;
 } result;
@@ -642,34 +690,35 @@ static void bench_type(uint32_t type, const options *o, const sizes *sz, const v
         }
     }
 
-    /* Activation preparation: lk_matmul on one row is the preparation plus one row of
-     * products, on nine rows the preparation plus nine; (9 t1 - t9) / 8 is the preparation
-     * alone. Timed in CPU time of the calling thread (the only one that runs with one
-     * thread), so a neighbour taking the core away does not count; each repetition loops
-     * for >= 2 ms and pairs the two timings. */
-    if (res->has_prep) {
-        lk_matrix one = {type, 1, cols, row_bytes, w}, nine = {type, 9, cols, row_bytes, w};
+    /* The fixed cost of a call, from T and 9T rows with T threads (see the top). Each
+     * timing loops for >= 2 ms; a pair in which either half lacked CPU is redone. */
+    for (int ti = 0; ti < o->n_threads; ti++) {
+        int nt = o->threads[ti];
+        lk_matrix a = {type, nt, cols, row_bytes, w}, b = {type, 9 * nt, cols, row_bytes, w};
         for (int k = 0; k <= o->n_tokens; k++) {
             int64_t n_tok = k == 0 ? 1 : o->tokens[k - 1];
             double t0 = now();
-            lk_matmul(&nine, x, y, n_tok, work, 1);
+            lk_matmul(&b, x, y, n_tok, work, nt);
             double single = now() - t0;
             int calls = single > 0 ? (int)(2e-3 / single) + 1 : 1000;
             if (calls > 100000)
                 calls = 100000;
-            for (int r = 0; r < o->reps; r++) {
-                double c0 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+            int redos = 0;
+            for (int r = 0; r < o->reps;) {
+                double got_a, got_b;
+                stopwatch sw = stopwatch_start(nt);
                 for (int c = 0; c < calls; c++)
-                    lk_matmul(&one, x, y, n_tok, work, 1);
-                double c1 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+                    lk_matmul(&a, x, y, n_tok, work, nt);
+                double ta = stopwatch_read(&sw, &got_a) / calls;
+                sw = stopwatch_start(nt);
                 for (int c = 0; c < calls; c++)
-                    lk_matmul(&nine, x, y, n_tok, work, 1);
-                double c2 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
-                double t1 = (c1 - c0) / calls, t9 = (c2 - c1) / calls;
-                t[r] = (9 * t1 - t9) / 8;
+                    lk_matmul(&b, x, y, n_tok, work, nt);
+                double tb = stopwatch_read(&sw, &got_b) / calls;
+                t[r] = (9 * ta - tb) / 8;
+                r += keep(got_a < got_b ? got_a : got_b, &redos, o->reps);
             }
-            double prep = stats_of(t, o->reps).med;
-            res->prep[k] = prep > 0 ? prep : 0;
+            double fixed = stats_of(t, o->reps).med;
+            res->prep[ti][k] = fixed > 0 ? fixed : 0;
         }
     }
     free(work);
@@ -812,13 +861,10 @@ static const char *fmt_stats(char *buf, size_t cap, stats s, const char *f)
     return buf;
 }
 
-static const char *fmt_prep(char *buf, size_t cap, const result *r, int k, double total)
+static const char *fmt_prep(char *buf, size_t cap, const result *r, int ti, int k, double total)
 {
-    if (!r->has_prep)
-        snprintf(buf, cap, "-");
-    else
-        snprintf(buf, cap, "%.1f us = %.1f%%", r->prep[k] * 1e6,
-                 total > 0 ? 100.0 * r->prep[k] / total : 0.0);
+    snprintf(buf, cap, "%.1f us = %.1f%%", r->prep[ti][k] * 1e6,
+             total > 0 ? 100.0 * r->prep[ti][k] / total : 0.0);
     return buf;
 }
 
@@ -882,6 +928,7 @@ int main(int argc, char **argv)
     stats bw[2][MAX_THREADS];
     double bw_got[2][MAX_THREADS];
     static result res[N_ALL_TYPES];
+    machine_time m0 = machine_now();
     for (int when = 0; when < 2; when++) {
         for (int ti = 0; ti < o.n_threads; ti++) {
             double v[MAX_REPS], got[MAX_REPS];
@@ -901,6 +948,8 @@ int main(int argc, char **argv)
             bench_type(o.types[i], &o, &sz, bwbuf, &res[i]);
     }
     load_average(load1, sizeof load1);
+    char neighbours[160];
+    describe_neighbours(neighbours, sizeof neighbours, m0, machine_now());
     free(bwbuf);
 
     stats bw_all[MAX_THREADS];
@@ -912,10 +961,11 @@ int main(int argc, char **argv)
     char s1[96], s2[96], s3[96], p[64];
     if (o.csv) {
         fprintf(stderr, "redone: %ld of %ld timed repetitions, for getting less than %.2f of the "
-                        "CPU; load average at the end %s\n", g_redone, g_timed, g_min_cpu, load1);
+                        "CPU; load average at the end %s\nduring the run: %s\n", g_redone,
+                g_timed, g_min_cpu, load1, neighbours);
         printf("what,type,threads,tokens,rows,cols,weight_bytes,unit,median,min,max,"
                "pct_of_run_read_bw,pct_paired_median,pct_paired_min,pct_paired_max,cpu_got,"
-               "activation_format,activation_prep_us,activation_prep_pct\n");
+               "activation_format,fixed_cost_us,fixed_cost_pct\n");
         for (int ti = 0; ti < o.n_threads; ti++)
             printf("read_bw_all,,%d,,,,%zu,GB/s,%.4g,%.4g,%.4g,,,,,,,,\n", o.threads[ti],
                    sz.bw_bytes, bw_all[ti].med, bw_all[ti].min, bw_all[ti].max);
@@ -936,21 +986,15 @@ int main(int argc, char **argv)
                        100.0 * r->mv_gbs[ti].med / bw_all[ti].med, r->mv_pct[ti].med,
                        r->mv_pct[ti].min, r->mv_pct[ti].max, r->mv_got[ti],
                        r->has_prep ? act : "");
-                if (r->has_prep)
-                    printf("%.4g,%.4g\n", r->prep[0] * 1e6, 100.0 * r->prep[0] / per_window);
-                else
-                    printf(",\n");
+                printf("%.4g,%.4g\n", r->prep[ti][0] * 1e6, 100.0 * r->prep[ti][0] / per_window);
                 for (int k = 0; k < o.n_tokens; k++) {
                     printf("matmul,%s,%d,%d,%lld,%lld,%zu,GFLOP/s,%.4g,%.4g,%.4g,,,,,%.3f,%s,",
                            name, o.threads[ti], o.tokens[k], (long long)sz.window,
                            (long long)sz.cols, win_bytes, r->mm_gflops[ti][k].med,
                            r->mm_gflops[ti][k].min, r->mm_gflops[ti][k].max, r->mm_got[ti][k],
                            r->has_prep ? act : "");
-                    if (r->has_prep)
-                        printf("%.4g,%.4g\n", r->prep[k + 1] * 1e6,
-                               100.0 * r->prep[k + 1] / r->mm_seconds[ti][k]);
-                    else
-                        printf(",\n");
+                    printf("%.4g,%.4g\n", r->prep[ti][k + 1] * 1e6,
+                           100.0 * r->prep[ti][k + 1] / r->mm_seconds[ti][k]);
                 }
             }
         }
@@ -975,10 +1019,11 @@ int main(int argc, char **argv)
            "per call\n  %% bw: the median against the median of all read-bandwidth passes with "
            "as many threads;\n  %% paired: each call against the pass just before it (median "
            "[min..max]); the two differ when neighbours were busy\n", (long long)sz.cols);
-    printf("  act. prep: quantizing the token's activations (CPU time), and its share of a "
-           "%lld x %lld product\n", (long long)sz.window, (long long)sz.cols);
+    printf("  act.: the format the activations are quantized to; fixed/call: what a call "
+           "costs besides its rows\n  (quantizing them, starting the threads) and its share of "
+           "a %lld x %lld product\n", (long long)sz.window, (long long)sz.cols);
     printf("  %-5s %5s %7s %6s %3s  %-20s %5s %-15s %-5s %-5s %s\n", "type", "bits", "rows",
-           "MiB", "thr", "GB/s", "% bw", "% paired", "cpu", "act.", "act. prep");
+           "MiB", "thr", "GB/s", "% bw", "% paired", "cpu", "act.", "fixed/call");
     for (int i = 0; i < o.n_types; i++) {
         const result *r = &res[i];
         const lk_type_traits *tr = lk_type(o.types[i]);
@@ -991,16 +1036,16 @@ int main(int argc, char **argv)
                    100.0 * r->mv_gbs[ti].med / bw_all[ti].med,
                    fmt_stats(s2, sizeof s2, r->mv_pct[ti], "%.0f"), r->mv_got[ti],
                    r->has_prep ? activation_format(o.types[i]) : "-",
-                   fmt_prep(p, sizeof p, r, 0, per_window));
+                   fmt_prep(p, sizeof p, r, ti, 0, per_window));
         }
     }
 
     printf("\nmatrix x matrix: GFLOP/s = 2 x %lld x %lld x tokens / time, on %lld-row windows "
            "of the same W\n", (long long)sz.window, (long long)sz.cols, (long long)sz.window);
-    printf("  act. prep: quantizing all the tokens' activations (CPU time), and its share of "
-           "the product\n");
+    printf("  fixed/call: what a call costs besides its rows (quantizing all the tokens' "
+           "activations, starting the threads)\n  and its share of the product\n");
     printf("  %-5s %3s %6s  %-22s %-5s %s\n", "type", "thr", "tokens", "GFLOP/s", "cpu",
-           "act. prep");
+           "fixed/call");
     for (int i = 0; i < o.n_types; i++) {
         const result *r = &res[i];
         for (int ti = 0; ti < o.n_threads; ti++)
@@ -1008,7 +1053,7 @@ int main(int argc, char **argv)
                 printf("  %-5s %3d %6d  %-22s %-5.2f %s\n", lk_type(o.types[i])->name,
                        o.threads[ti], o.tokens[k],
                        fmt_stats(s1, sizeof s1, r->mm_gflops[ti][k], "%.1f"), r->mm_got[ti][k],
-                       fmt_prep(p, sizeof p, r, k + 1, r->mm_seconds[ti][k]));
+                       fmt_prep(p, sizeof p, r, ti, k + 1, r->mm_seconds[ti][k]));
     }
 
     /* the target, reported, never asserted */
@@ -1031,6 +1076,7 @@ int main(int argc, char **argv)
         printf("%s\n", any ? "" : " (q4_0, q4_K, q8_0 not run)");
     }
     printf("\nredone: %ld of %ld timed repetitions, for getting less than %.2f of the CPU; "
-           "load average at the end %s\n", g_redone, g_timed, g_min_cpu, load1);
+           "load average at the end %s\nduring the run: %s\n", g_redone, g_timed, g_min_cpu,
+           load1, neighbours);
     return 0;
 }
