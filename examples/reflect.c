@@ -452,9 +452,13 @@ end:
 
 static void die(mind *md, const life *l)
 {
-    char msg[160];
+    char msg[160], cause[32];
+    size_t k = 0;
+    for (; l->cause[k] && k + 1 < sizeof cause; k++) /* the wall speaks in capitals here */
+        cause[k] = (char)(l->cause[k] >= 'a' && l->cause[k] <= 'z' ? l->cause[k] - 32 : l->cause[k]);
+    cause[k] = 0;
     snprintf(msg, sizeof msg, "LIFE %ld ENDED: %s. %ld TOKENS.", l->number,
-             !strcmp(l->cause, "memory") ? "MEMORY FULL" : !strcmp(l->cause, "signal") ? "STOPPED" : l->cause,
+             !strcmp(l->cause, "memory") ? "MEMORY FULL" : !strcmp(l->cause, "signal") ? "STOPPED" : cause,
              l->tokens);
     if (md->display)
         wall_message(md->display, msg);
