@@ -23,6 +23,8 @@ struct lt_vocab;
 latent_status lt_vocab_load(const latent_gguf *gguf, lt_budget *budget, struct lt_vocab **out);
 void lt_vocab_free(struct lt_vocab *vocab, lt_budget *budget);
 int32_t lt_vocab_size(const struct lt_vocab *vocab);
+/* "<0xHH>" (a byte token's text) -> the byte, else -1. */
+int lt_byte_token_value(const char *s, size_t n);
 
 /* lt_alloc of n elements of `size` bytes, refused (ENOMEM) when the product overflows. */
 static inline void *lt_alloc_array(lt_budget *budget, size_t n, size_t size)
