@@ -153,6 +153,23 @@ static inline int cli_sampling_flag(int argc, char **argv, int *i, latent_sample
     return -1;
 }
 
+/* Text to tokens in a malloc'd array (*n of them); NULL after a message on failure. */
+static inline latent_token *cli_tokenize(const latent_model *model, const char *text, int flags, size_t *n)
+{
+    latent_status st = latent_tokenize(model, text, strlen(text), flags, NULL, 0, n);
+    if (st != LATENT_OK && st != LATENT_ERANGE) {
+        cli_error("tokenizing: %s", latent_last_error());
+        return NULL;
+    }
+    latent_token *toks = malloc((*n ? *n : 1) * sizeof *toks);
+    if (!toks || latent_tokenize(model, text, strlen(text), flags, toks, *n, n) != LATENT_OK) {
+        cli_error("tokenizing: %s", toks ? latent_last_error() : "out of memory");
+        free(toks);
+        return NULL;
+    }
+    return toks;
+}
+
 static inline double cli_now(void)
 {
     struct timespec ts;

@@ -138,22 +138,6 @@ static char *build_prompt(const latent_model *model, const options *o, const cha
     return text;
 }
 
-static latent_token *tokenize(const latent_model *model, const char *text, int flags, size_t *n)
-{
-    latent_status st = latent_tokenize(model, text, strlen(text), flags, NULL, 0, n);
-    if (st != LATENT_OK && st != LATENT_ERANGE) {
-        cli_error("tokenizing the prompt: %s", latent_last_error());
-        return NULL;
-    }
-    latent_token *toks = malloc((*n ? *n : 1) * sizeof *toks);
-    if (!toks || latent_tokenize(model, text, strlen(text), flags, toks, *n, n) != LATENT_OK) {
-        cli_error("tokenizing the prompt: %s", toks ? latent_last_error() : "out of memory");
-        free(toks);
-        return NULL;
-    }
-    return toks;
-}
-
 /* Generates after the prompt; 0 on success. */
 static int run(const options *o, latent_model *model, latent_context *ctx, latent_sampler *sampler,
                const latent_token *prompt, size_t n_prompt)
@@ -249,7 +233,7 @@ int main(int argc, char **argv)
     cp.mem_budget = o.mem_budget;
     char *text = build_prompt(model, &o, file_prompt ? file_prompt : o.prompt);
     int flags = LATENT_TOKENIZE_ADD_BOS | (o.chat ? LATENT_TOKENIZE_SPECIAL : 0);
-    if (!text || !(toks = tokenize(model, text, flags, &n_prompt)))
+    if (!text || !(toks = cli_tokenize(model, text, flags, &n_prompt)))
         goto done;
     if (n_prompt == 0) {
         cli_error("the prompt is empty and the model has no BOS token to start from");

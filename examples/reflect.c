@@ -310,20 +310,6 @@ static void write_journal(const options *o, const life *l)
     fclose(f);
 }
 
-/* Text → tokens, into a malloc'd array. */
-static latent_token *tokenize(const latent_model *m, const char *text, int flags, size_t *n)
-{
-    latent_status st = latent_tokenize(m, text, strlen(text), flags, NULL, 0, n);
-    if (st != LATENT_OK && st != LATENT_ERANGE)
-        return NULL;
-    latent_token *toks = malloc((*n ? *n : 1) * sizeof *toks);
-    if (toks && latent_tokenize(m, text, strlen(text), flags, toks, *n, n) != LATENT_OK) {
-        free(toks);
-        return NULL;
-    }
-    return toks;
-}
-
 typedef struct mind {
     const options *o;
     latent_model *model;
@@ -497,10 +483,12 @@ static int prepare(mind *md)
         prompt = text;
         flags |= LATENT_TOKENIZE_SPECIAL;
     }
-    md->prompt = tokenize(md->model, prompt, flags, &md->n_prompt);
-    md->nudge = tokenize(md->model, o->nudge ? o->nudge : "\n\n", 0, &md->n_nudge);
-    if (!md->prompt || !md->nudge || md->n_prompt == 0) {
-        cli_error("tokenizing the prompt: %s", latent_last_error());
+    md->prompt = cli_tokenize(md->model, prompt, flags, &md->n_prompt);
+    md->nudge = cli_tokenize(md->model, o->nudge ? o->nudge : "\n\n", 0, &md->n_nudge);
+    if (!md->prompt || !md->nudge)
+        goto done;
+    if (md->n_prompt == 0) {
+        cli_error("the prompt tokenizes to nothing");
         goto done;
     }
     if (md->n_nudge == 0) {

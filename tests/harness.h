@@ -9,6 +9,7 @@
 #ifndef LT_HARNESS_H
 #define LT_HARNESS_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,24 @@ static inline char *test_read_file(const char *path, size_t *size)
             *size = (size_t)n;
     }
     return buf;
+}
+
+/* Runs one of our programs: "[$LATENT_RUNNER] $LATENT_BUILD/<command>" (the emulator this
+ * test runs under, the build directory it came from), through the shell. Returns system()'s
+ * status, after printing the command when it is not 0. */
+__attribute__((format(printf, 1, 2), unused)) static int test_run_program(const char *fmt, ...)
+{
+    const char *build = getenv("LATENT_BUILD"), *runner = getenv("LATENT_RUNNER");
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s/%s", runner ? runner : "", build && *build ? build : "build", args);
+    int rc = system(cmd);
+    if (rc != 0)
+        printf("command exited with %d: %s\n", rc, cmd);
+    return rc;
 }
 
 static inline int test_done(void)

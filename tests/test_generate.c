@@ -150,22 +150,6 @@ static void check_exact(const char *label, const char *path, const golden *g)
     latent_model_free(m);
 }
 
-/* Runs one of our programs (under the same emulator as this test); 0 on success. */
-__attribute__((format(printf, 1, 2))) static int run_tool(const char *cmd_fmt, ...)
-{
-    const char *build = getenv("LATENT_BUILD"), *runner = getenv("LATENT_RUNNER");
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, cmd_fmt);
-    vsnprintf(args, sizeof args, cmd_fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s/%s", runner ? runner : "", build && *build ? build : "build", args);
-    int rc = system(cmd);
-    if (rc != 0)
-        printf("command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
-
 static void tmp_path(char *out, size_t cap, const char *name)
 {
     const char *dir = getenv("TMPDIR");
@@ -183,7 +167,7 @@ static void check_converted(const char *name, const char *tok_rel, const golden 
     if (!bin || !tok)
         return;
     tmp_path(out, sizeof out, "converted.gguf");
-    int rc = run_tool("convert-llama2c %s %s %s 2>/dev/null", bin, tok, out);
+    int rc = test_run_program("convert-llama2c %s %s %s 2>/dev/null", bin, tok, out);
     CHECK(rc == 0, "convert-llama2c %s failed", name);
     if (rc == 0) {
         char label[128];
@@ -204,7 +188,7 @@ static void check_converter_matches_gguf(void)
         return;
     char out[512];
     tmp_path(out, sizeof out, "stories.gguf");
-    if (run_tool("convert-llama2c %s %s %s 2>/dev/null", bin, tok, out) != 0) {
+    if (test_run_program("convert-llama2c %s %s %s 2>/dev/null", bin, tok, out) != 0) {
         CHECK(0, "convert-llama2c failed");
         return;
     }
@@ -240,7 +224,7 @@ static void check_quantized(const char *path, const golden *g)
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char out[512];
         tmp_path(out, sizeof out, "quantized.gguf");
-        int rc = run_tool("quantize %s %s %s 2>/dev/null", path, out, cases[c].type);
+        int rc = test_run_program("quantize %s %s %s 2>/dev/null", path, out, cases[c].type);
         CHECK(rc == 0, "quantize %s failed", cases[c].type);
         latent_model *m = NULL;
         if (rc != 0 || latent_model_load(out, NULL, &m) != LATENT_OK) {
@@ -477,7 +461,7 @@ static void check_text(const char *path, const char *name, int n)
     if (!want_path)
         return;
     tmp_path(out, sizeof out, "text.txt");
-    int rc = run_tool("generate -m %s -p '' --temp 0 -n %d -t 1 > %s 2>/dev/null", path, n, out);
+    int rc = test_run_program("generate -m %s -p '' --temp 0 -n %d -t 1 > %s 2>/dev/null", path, n, out);
     size_t got_len = 0, want_len = 0;
     char *got = test_read_file(out, &got_len), *want = test_read_file(want_path, &want_len);
     /* generate ends its output with a newline of its own */

@@ -17,21 +17,6 @@
 
 #define MAX_LINES 16
 
-__attribute__((format(printf, 1, 2))) static int run(const char *fmt, ...)
-{
-    const char *build = getenv("LATENT_BUILD"), *runner = getenv("LATENT_RUNNER");
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s/reflect %s", runner ? runner : "", build && *build ? build : "build", args);
-    int rc = system(cmd);
-    if (rc != 0)
-        printf("command exited with %d: %s\n", rc, cmd);
-    return rc;
-}
-
 /* The value after "key": in a JSON line, as a number (or -1). */
 static double json_number(const char *line, const char *key)
 {
@@ -95,7 +80,7 @@ static int read_lines(const char *path, char lines[MAX_LINES][4096])
 static void check_lives(const char *model, const char *journal)
 {
     remove(journal);
-    int rc = run("-m %s --mem-budget 600k --kv-type f32 --lives 3 --rest 0 --seed 7 --journal %s "
+    int rc = test_run_program("reflect -m %s --mem-budget 600k --kv-type f32 --lives 3 --rest 0 --seed 7 --journal %s "
                  "--display none --temp 0.8 >/dev/null 2>&1", model, journal);
     CHECK(rc == 0, "reflect exited with %d (a leak under LSan fails it too)", rc);
     static char lines[MAX_LINES][4096];
@@ -130,7 +115,7 @@ static void check_lives(const char *model, const char *journal)
     if (snprintf(again, sizeof again, "%s.again", journal) >= (int)sizeof again)
         return;
     remove(again);
-    run("-m %s --mem-budget 600k --kv-type f32 --lives 1 --rest 0 --seed 7 --journal %s --display none "
+    test_run_program("reflect -m %s --mem-budget 600k --kv-type f32 --lives 1 --rest 0 --seed 7 --journal %s --display none "
         "--temp 0.8 >/dev/null 2>&1", model, again);
     static char lines2[MAX_LINES][4096];
     int n2 = read_lines(again, lines2);
@@ -170,10 +155,10 @@ static void check_signal(const char *model, const char *journal)
 
 static void check_bad_flags(const char *model)
 {
-    CHECK(run("-m %s --mem-budget lots --display none >/dev/null 2>&1", model) != 0, "--mem-budget lots");
-    CHECK(run("-m %s --lives -1 --display none >/dev/null 2>&1", model) != 0, "--lives -1");
-    CHECK(run("-m %s --grid 0x0 >/dev/null 2>&1", model) != 0, "--grid 0x0");
-    CHECK(run("-m /nonexistent.gguf --display none >/dev/null 2>&1") != 0, "missing model");
+    CHECK(test_run_program("reflect -m %s --mem-budget lots --display none >/dev/null 2>&1", model) != 0, "--mem-budget lots");
+    CHECK(test_run_program("reflect -m %s --lives -1 --display none >/dev/null 2>&1", model) != 0, "--lives -1");
+    CHECK(test_run_program("reflect -m %s --grid 0x0 >/dev/null 2>&1", model) != 0, "--grid 0x0");
+    CHECK(test_run_program("reflect -m /nonexistent.gguf --display none >/dev/null 2>&1") != 0, "missing model");
 }
 
 int main(void)
