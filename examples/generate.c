@@ -189,6 +189,7 @@ static int run(const options *o, latent_model *model, latent_context *ctx, laten
         fwrite(piece, 1, len, stdout);
     if (!o->ids)
         printf("\n");
+    fflush(stdout); /* the text ends before the figures on stderr begin */
     latent_decoder_free(dec);
     double t2 = cli_now();
 
