@@ -395,29 +395,6 @@ q8_1_block_step(__m256i q, float dw, float mw, const void *x, size_t x_stride, i
 }
 
 static inline __attribute__((always_inline)) void
-dot_q4_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
-{
-    const block_q4_1 *wb = w;
-    __m256 even[MAX_TOK], odd[MAX_TOK];
-    float acc_m[MAX_TOK];
-    for (int t = 0; t < nt; t++) {
-        even[t] = odd[t] = _mm256_setzero_ps();
-        acc_m[t] = 0;
-    }
-    int64_t nb = n / QK4_1;
-    for (int64_t b = 0; b < nb; b += 2) {
-        q8_1_block_step(unpack_nibbles(wb[b].qs), half_to_float(wb[b].d), half_to_float(wb[b].m), x,
-                        x_stride, b, even, acc_m, nt);
-        if (b + 1 == nb)
-            break;
-        q8_1_block_step(unpack_nibbles(wb[b + 1].qs), half_to_float(wb[b + 1].d), half_to_float(wb[b + 1].m),
-                        x, x_stride, b + 1, odd, acc_m, nt);
-    }
-    for (int t = 0; t < nt; t++)
-        out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + acc_m[t];
-}
-
-static inline __attribute__((always_inline)) void
 dot_q5_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
     const block_q5_1 *wb = w;
@@ -439,6 +416,93 @@ dot_q5_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
     }
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + acc_m[t];
+}
+
+/* q4_1 reads its activations in groups of eight blocks (256 columns), laid out for blocks
+ * taken two at a time as q4_0's are (one 256-bit register holds the nibbles of two weight
+ * blocks as they come from memory). Per group:
+ *   4 x { lo[32]: elements 0..15 of block 2k, then of 2k+1; hi[32]: elements 16..31 }
+ *   d[8]  the float scales of the eight q8_1 blocks
+ *   s[8]  their s = d * sum(q) (q8_1's, as stored, in float)
+ * Blocks past the end of the row are zero. The eight weight scales and mins of a group
+ * are converted at once, so the min term is one FMA per group rather than one scalar
+ * product per block. */
+#define Q4_1_GROUP_BYTES 320
+
+static inline size_t q4_1_activation_bytes(int64_t nb)
+{
+    return (size_t)((nb + 7) / 8) * Q4_1_GROUP_BYTES;
+}
+
+/* The fp16 at byte offset `off` of each of eight 20-byte q4_1 blocks, as 8 floats. */
+static inline __m256 q4_1_halves8(const block_q4_1 *b, int m)
+{
+    __m128i h = _mm_cvtsi32_si128(m ? b[0].m : b[0].d);
+    h = _mm_insert_epi16(h, m ? b[1].m : b[1].d, 1);
+    h = _mm_insert_epi16(h, m ? b[2].m : b[2].d, 2);
+    h = _mm_insert_epi16(h, m ? b[3].m : b[3].d, 3);
+    h = _mm_insert_epi16(h, m ? b[4].m : b[4].d, 4);
+    h = _mm_insert_epi16(h, m ? b[5].m : b[5].d, 5);
+    h = _mm_insert_epi16(h, m ? b[6].m : b[6].d, 6);
+    h = _mm_insert_epi16(h, m ? b[7].m : b[7].d, 7);
+    return _mm256_cvtph_ps(h);
+}
+
+/* Pair k of a q4_1 group for every token. */
+static inline __attribute__((always_inline)) void
+q4_1_group_pair(const block_q4_1 *b0, const char *group, size_t x_stride, const __m256 *d8, __m256i pick,
+                __m256 *acc, int nt)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0[0].qs)),
+                                          _mm_loadu_si128((const __m128i *)b0[1].qs), 1);
+    __m256i lo = _mm256_and_si256(raw, low4);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    for (int t = 0; t < nt; t++) {
+        const char *pair = group + t * x_stride;
+        __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)pair)),
+                                       _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(pair + 32))));
+        __m256 d = _mm256_permutevar8x32_ps(d8[t], pick);
+        acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc[t]);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+q4_1_group_step(const block_q4_1 *b, const char *group, size_t x_stride, __m256 *even, __m256 *odd,
+                __m256 *acc_m, int nt)
+{
+    __m256 dw8 = q4_1_halves8(b, 0), mw8 = q4_1_halves8(b, 1);
+    __m256 d8[MAX_TOK];
+    for (int t = 0; t < nt; t++) {
+        const float *ds = (const float *)(group + t * x_stride + 256);
+        d8[t] = _mm256_mul_ps(dw8, _mm256_loadu_ps(ds));
+        acc_m[t] = _mm256_fmadd_ps(mw8, _mm256_loadu_ps(ds + 8), acc_m[t]);
+    }
+    q4_1_group_pair(b, group, x_stride, d8, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), even, nt);
+    q4_1_group_pair(b + 2, group + 64, x_stride, d8, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3), odd, nt);
+    q4_1_group_pair(b + 4, group + 128, x_stride, d8, _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5), even, nt);
+    q4_1_group_pair(b + 6, group + 192, x_stride, d8, _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7), odd, nt);
+}
+
+/* Whole groups from the row; the last, partial group from a zeroed copy of its blocks. */
+static inline __attribute__((always_inline)) void
+dot_q4_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
+{
+    const block_q4_1 *wb = w;
+    __m256 even[MAX_TOK], odd[MAX_TOK], acc_m[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        even[t] = odd[t] = acc_m[t] = _mm256_setzero_ps();
+    int64_t nb = n / QK4_1, g = 0;
+    for (; 8 * g + 8 <= nb; g++)
+        q4_1_group_step(wb + 8 * g, (const char *)x + g * Q4_1_GROUP_BYTES, x_stride, even, odd, acc_m, nt);
+    if (8 * g < nb) {
+        block_q4_1 tail[8];
+        memset(tail, 0, sizeof tail);
+        memcpy(tail, wb + 8 * g, (size_t)(nb - 8 * g) * sizeof *wb);
+        q4_1_group_step(tail, (const char *)x + g * Q4_1_GROUP_BYTES, x_stride, even, odd, acc_m, nt);
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + hsum8(acc_m[t]);
 }
 
 /* q5_K: q4_K plus the fifth bit of element 32s + l in bit s of qh[l]. */
@@ -678,8 +742,10 @@ INSTANTIATE(dot_bf16)
 typedef struct {
     uint32_t activation_type; /* T_F32: the float activations as they are */
     const dot_n_fn *dot;      /* indexed by the number of tokens, 1..MAX_TOK */
-    int q4_0_layout;          /* q8_0 blocks rearranged as q4_0_activations */
+    int layout;               /* 0: the activation blocks as they are; LAYOUT_Q4_0, LAYOUT_Q4_1 */
 } weight_kind;
+
+enum { LAYOUT_Q4_0 = 1, LAYOUT_Q4_1 = 2 };
 
 static int weight_kind_of(uint32_t type, weight_kind *k)
 {
@@ -687,11 +753,11 @@ static int weight_kind_of(uint32_t type, weight_kind *k)
     case T_F32: *k = (weight_kind){T_F32, dot_f32_by_tokens, 0}; return 1;
     case T_F16: *k = (weight_kind){T_F32, dot_f16_by_tokens, 0}; return 1;
     case T_BF16: *k = (weight_kind){T_F32, dot_bf16_by_tokens, 0}; return 1;
-    case T_Q4_0: *k = (weight_kind){T_Q8_0, dot_q4_0_by_tokens, 1}; return 1;
+    case T_Q4_0: *k = (weight_kind){T_Q8_0, dot_q4_0_by_tokens, LAYOUT_Q4_0}; return 1;
     case T_Q8_0: *k = (weight_kind){T_Q8_0, dot_q8_0_by_tokens, 0}; return 1;
     case T_Q4_K: *k = (weight_kind){T_Q8_K, dot_q4_K_by_tokens, 0}; return 1;
     case T_Q6_K: *k = (weight_kind){T_Q8_K, dot_q6_K_by_tokens, 0}; return 1;
-    case T_Q4_1: *k = (weight_kind){T_Q8_1, dot_q4_1_by_tokens, 0}; return 1;
+    case T_Q4_1: *k = (weight_kind){T_Q8_1, dot_q4_1_by_tokens, LAYOUT_Q4_1}; return 1;
     case T_Q5_0: *k = (weight_kind){T_Q8_0, dot_q5_0_by_tokens, 0}; return 1;
     case T_Q5_1: *k = (weight_kind){T_Q8_1, dot_q5_1_by_tokens, 0}; return 1;
     case T_Q2_K: *k = (weight_kind){T_Q8_K, dot_q2_K_by_tokens, 0}; return 1;
@@ -704,8 +770,10 @@ static int weight_kind_of(uint32_t type, weight_kind *k)
 /* Bytes of one token's activations as the kernels read them. */
 static size_t activation_row_bytes(const weight_kind *k, int64_t cols)
 {
-    if (k->q4_0_layout)
+    if (k->layout == LAYOUT_Q4_0)
         return q4_0_activation_bytes(cols / QK8_0);
+    if (k->layout == LAYOUT_Q4_1)
+        return q4_1_activation_bytes(cols / QK8_1);
     if (k->activation_type == T_F32)
         return (size_t)cols * sizeof(float);
     return lk_row_bytes(k->activation_type, cols);
@@ -836,6 +904,29 @@ static void prepare_q4_0_pairs(const float *x, int64_t cols, void *dst, int64_t 
     }
 }
 
+/* Groups [g0, g1) of one token's q4_1 layout (see dot_q4_1_n) from its float row. */
+static void prepare_q4_1_groups(const float *x, int64_t cols, void *dst, int64_t g0, int64_t g1)
+{
+    int64_t nb = cols / QK8_1;
+    for (int64_t g = g0; g < g1; g++) {
+        char *group = (char *)dst + g * Q4_1_GROUP_BYTES;
+        float *d = (float *)(group + 256), *s = d + 8;
+        for (int i = 0; i < 8; i++) {
+            int64_t b = 8 * g + i;
+            block_q8_1 blk;
+            if (b < nb)
+                quantize_q8_1_blocks(x + b * QK8_1, &blk, 1);
+            else
+                memset(&blk, 0, sizeof blk);
+            int8_t *lo = (int8_t *)group + 64 * (i / 2) + 16 * (i % 2);
+            memcpy(lo, blk.qs, 16);
+            memcpy(lo + 32, blk.qs + 16, 16);
+            d[i] = half_to_float(blk.d);
+            s[i] = half_to_float(blk.s);
+        }
+    }
+}
+
 /* Columns [c0, c1) of token t's activations (c0, c1 multiples of 256, or c1 = cols), in
  * the layout the kernels read. Ranges never share a block or a q4_0 pair. */
 static void prepare_range(const weight_kind *k, const float *x, int64_t cols, char *act,
@@ -843,8 +934,10 @@ static void prepare_range(const weight_kind *k, const float *x, int64_t cols, ch
 {
     const float *xt = x + t * cols;
     char *dst = act + (size_t)t * act_row_bytes;
-    if (k->q4_0_layout)
+    if (k->layout == LAYOUT_Q4_0)
         prepare_q4_0_pairs(xt, cols, dst, c0 / 64, (c1 / QK8_0 + 1) / 2);
+    else if (k->layout == LAYOUT_Q4_1)
+        prepare_q4_1_groups(xt, cols, dst, c0 / 256, (c1 + 255) / 256);
     else if (k->activation_type == T_Q8_0)
         quantize_q8_0_blocks(xt + c0, (block_q8_0 *)dst + c0 / QK8_0, (c1 - c0) / QK8_0);
     else if (k->activation_type == T_Q8_1)
