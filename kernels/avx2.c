@@ -98,61 +98,81 @@ q8_block_step(__m256i q, float dw, const void *x, size_t x_stride, int64_t b, __
 }
 
 /* q4_0 does not read q8_0 blocks directly: the activations are first rearranged (see
- * prepare_q4_0_activations) for blocks taken two at a time, so one 256-bit register holds
- * the nibbles of two weight blocks as they come from memory (block 2p's 16 bytes in the
- * low lane, 2p+1's in the high lane). Per pair of blocks:
- *   lo[32]  activations for the low nibbles: elements 0..15 of block 2p, then of 2p+1
- *   hi[32]  for the high nibbles: elements 16..31 of block 2p, then of 2p+1
- *   offset[8] int32: -8 * the sum of the 8 activations each int32 lane of the dot product
- *           covers (lanes 0..3 block 2p, 4..7 block 2p+1)
- * and after all pairs, the float scales of the blocks in order. The nibbles then go to
- * maddubs unsigned as they are, and sum((q - 8) * y) = sum(q * y) - 8 * sum(y) is
- * completed lane by lane in integers, so each int32 lane holds exactly the signed partial
- * sum of its 8 elements (a correction applied once per block would leave lanes that
- * cancel only after scaling, and lose everything to rounding when scales are large). */
+ * prepare_q4_0_groups) in groups of eight blocks (256 columns), for blocks taken two at a
+ * time, so one 256-bit register holds the nibbles of two weight blocks as they come from
+ * memory (block 2k's 16 bytes in the low lane, 2k+1's in the high lane). Per group:
+ *   4 x { lo[32]  activations for the low nibbles: elements 0..15 of block 2k, then 2k+1
+ *         hi[32]  for the high nibbles: elements 16..31 of block 2k, then of 2k+1
+ *         offset[8] int32: -8 * the sum of the 8 activations each int32 lane of the dot
+ *                 product covers (lanes 0..3 block 2k, 4..7 block 2k+1) }
+ *   d[8]  the float scales of the eight q8_0 blocks
+ * Blocks past the end of the row are zero. The nibbles go to maddubs unsigned as they are,
+ * and sum((q - 8) * y) = sum(q * y) - 8 * sum(y) is completed lane by lane in integers, so
+ * each int32 lane holds exactly the signed partial sum of its 8 elements (a correction
+ * applied once per block would leave lanes that cancel only after scaling, and lose
+ * everything to rounding when scales are large). The eight weight scales of a group are
+ * converted, and multiplied by the activation scales, once for its four pairs. */
 #define Q4_0_PAIR_BYTES 96
+#define Q4_0_GROUP_BYTES (4 * Q4_0_PAIR_BYTES + 32)
 
 static inline size_t q4_0_activation_bytes(int64_t nb)
 {
-    int64_t pairs = (nb + 1) / 2;
-    return (size_t)pairs * (Q4_0_PAIR_BYTES + 2 * sizeof(float));
+    return (size_t)((nb + 7) / 8) * Q4_0_GROUP_BYTES;
 }
 
-static inline __attribute__((always_inline)) void
-q4_0_pair_step(__m256i lo, __m256i hi, __m128 dw, const void *x, size_t x_stride, int64_t pairs,
-               int64_t p, __m256 *acc, int nt)
+/* The fp16 scales of eight 18-byte q4_0 blocks as 8 floats. */
+static inline __m256 q4_0_scales8(const block_q4_0 *b)
 {
-    const __m256i pick = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    __m128i h = _mm_cvtsi32_si128(b[0].d);
+    h = _mm_insert_epi16(h, b[1].d, 1);
+    h = _mm_insert_epi16(h, b[2].d, 2);
+    h = _mm_insert_epi16(h, b[3].d, 3);
+    h = _mm_insert_epi16(h, b[4].d, 4);
+    h = _mm_insert_epi16(h, b[5].d, 5);
+    h = _mm_insert_epi16(h, b[6].d, 6);
+    h = _mm_insert_epi16(h, b[7].d, 7);
+    return _mm256_cvtph_ps(h);
+}
+
+/* Pair k of a q4_0 group for every token; one permute spreads the pair's two products
+ * dw * dx over the four lanes of each block. */
+static inline __attribute__((always_inline)) void
+q4_0_group_pair(const block_q4_0 *b0, const char *pair0, size_t x_stride, const __m256 *d8, __m256i pick,
+                __m256 *acc, int nt)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0[0].qs)),
+                                          _mm_loadu_si128((const __m128i *)b0[1].qs), 1);
+    __m256i lo = _mm256_and_si256(raw, low4);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
     for (int t = 0; t < nt; t++) {
-        const char *xt = (const char *)x + t * x_stride;
-        const char *pair = xt + p * Q4_0_PAIR_BYTES;
-        const float *scales = (const float *)(xt + pairs * Q4_0_PAIR_BYTES) + 2 * p;
+        const char *pair = pair0 + t * x_stride;
         __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)pair)),
                                        _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(pair + 32))));
-        __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)),
-                                        _mm256_loadu_si256((const __m256i *)(pair + 64)));
-        __m128 d2 = _mm_mul_ps(dw, _mm_castpd_ps(_mm_load_sd((const double *)scales)));
-        __m256 d = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(d2), pick);
+        __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(p16, ones), _mm256_loadu_si256((const __m256i *)(pair + 64)));
+        __m256 d = _mm256_permutevar8x32_ps(d8[t], pick);
         acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc[t]);
     }
 }
 
-/* Weight blocks 2p and 2p+1 (or 2p alone, the second taken as zero) -> nibbles, scales. */
 static inline __attribute__((always_inline)) void
-q4_0_load_pair(const block_q4_0 *b0, int has_second, __m256i *lo, __m256i *hi, __m128 *dw)
+q4_0_group_step(const block_q4_0 *b, const char *group, size_t x_stride, __m256 *even, __m256 *odd, int nt)
 {
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    __m128i first = _mm_loadu_si128((const __m128i *)b0->qs);
-    __m128i second = has_second ? _mm_loadu_si128((const __m128i *)b0[1].qs) : _mm_setzero_si128();
-    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1);
-    *lo = _mm256_and_si256(raw, low4);
-    *hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-    uint32_t halves = (uint32_t)b0->d | (has_second ? (uint32_t)b0[1].d << 16 : 0);
-    *dw = _mm_cvtph_ps(_mm_cvtsi32_si128((int)halves));
+    __m256 dw8 = q4_0_scales8(b);
+    __m256 d8[MAX_TOK];
+    for (int t = 0; t < nt; t++)
+        d8[t] = _mm256_mul_ps(dw8, _mm256_loadu_ps((const float *)(group + t * x_stride + 4 * Q4_0_PAIR_BYTES)));
+    q4_0_group_pair(b, group, x_stride, d8, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), even, nt);
+    q4_0_group_pair(b + 2, group + Q4_0_PAIR_BYTES, x_stride, d8, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3), odd, nt);
+    q4_0_group_pair(b + 4, group + 2 * Q4_0_PAIR_BYTES, x_stride, d8, _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5), even,
+                    nt);
+    q4_0_group_pair(b + 6, group + 3 * Q4_0_PAIR_BYTES, x_stride, d8, _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7), odd,
+                    nt);
 }
 
 /* Even and odd pairs go to separate accumulators: one chain of dependent FMAs would
- * limit a single token to one pair per FMA latency. */
+ * limit a single token to one pair per FMA latency. Whole groups from the row; the last,
+ * partial group from a zeroed copy of its blocks. */
 static inline __attribute__((always_inline)) void
 dot_q4_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
@@ -160,23 +180,14 @@ dot_q4_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
     __m256 even[MAX_TOK], odd[MAX_TOK];
     for (int t = 0; t < nt; t++)
         even[t] = odd[t] = _mm256_setzero_ps();
-    int64_t nb = n / QK4_0, pairs = (nb + 1) / 2, full = nb / 2, p = 0;
-    __m256i lo, hi;
-    __m128 dw;
-    for (; p + 2 <= full; p += 2) {
-        q4_0_load_pair(wb + 2 * p, 1, &lo, &hi, &dw);
-        q4_0_pair_step(lo, hi, dw, x, x_stride, pairs, p, even, nt);
-        q4_0_load_pair(wb + 2 * p + 2, 1, &lo, &hi, &dw);
-        q4_0_pair_step(lo, hi, dw, x, x_stride, pairs, p + 1, odd, nt);
-    }
-    if (p < full) {
-        q4_0_load_pair(wb + 2 * p, 1, &lo, &hi, &dw);
-        q4_0_pair_step(lo, hi, dw, x, x_stride, pairs, p, even, nt);
-        p++;
-    }
-    if (p < pairs) { /* an odd number of blocks: the last one alone */
-        q4_0_load_pair(wb + 2 * p, 0, &lo, &hi, &dw);
-        q4_0_pair_step(lo, hi, dw, x, x_stride, pairs, p, odd, nt);
+    int64_t nb = n / QK4_0, g = 0;
+    for (; 8 * g + 8 <= nb; g++)
+        q4_0_group_step(wb + 8 * g, (const char *)x + g * Q4_0_GROUP_BYTES, x_stride, even, odd, nt);
+    if (8 * g < nb) {
+        block_q4_0 tail[8];
+        memset(tail, 0, sizeof tail);
+        memcpy(tail, wb + 8 * g, (size_t)(nb - 8 * g) * sizeof *wb);
+        q4_0_group_step(tail, (const char *)x + g * Q4_0_GROUP_BYTES, x_stride, even, odd, nt);
     }
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
@@ -418,9 +429,9 @@ dot_q5_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + acc_m[t];
 }
 
-/* q4_1 reads its activations in groups of eight blocks (256 columns), laid out for blocks
- * taken two at a time as q4_0's are (one 256-bit register holds the nibbles of two weight
- * blocks as they come from memory). Per group:
+/* q4_1 reads its activations in groups of eight blocks (256 columns), laid out as q4_0's
+ * (one 256-bit register holds the nibbles of two weight blocks as they come from memory),
+ * without the offsets: its quants are unsigned and its min term is separate. Per group:
  *   4 x { lo[32]: elements 0..15 of block 2k, then of 2k+1; hi[32]: elements 16..31 }
  *   d[8]  the float scales of the eight q8_1 blocks
  *   s[8]  their s = d * sum(q) (q8_1's, as stored, in float)
@@ -874,33 +885,34 @@ static void quantize_q8_1_blocks(const float *x, block_q8_1 *y, int64_t nb)
     }
 }
 
-/* Pairs [p0, p1) of one token's q4_0 layout (see q4_0_pair_step) from its float row. */
-static void prepare_q4_0_pairs(const float *x, int64_t cols, void *dst, int64_t p0, int64_t p1)
+/* Groups [g0, g1) of one token's q4_0 layout (see dot_q4_0_n) from its float row. */
+static void prepare_q4_0_groups(const float *x, int64_t cols, void *dst, int64_t g0, int64_t g1)
 {
-    int64_t nb = cols / QK8_0, pairs = (nb + 1) / 2;
-    float *scales = (float *)((char *)dst + pairs * Q4_0_PAIR_BYTES);
-    for (int64_t p = p0; p < p1; p++) {
-        int8_t *lo = (int8_t *)dst + p * Q4_0_PAIR_BYTES, *hi = lo + 32;
-        int32_t offset[8];
-        for (int half = 0; half < 2; half++) {
-            int64_t b = 2 * p + half;
+    int64_t nb = cols / QK8_0;
+    for (int64_t g = g0; g < g1; g++) {
+        char *group = (char *)dst + g * Q4_0_GROUP_BYTES;
+        float *d = (float *)(group + 4 * Q4_0_PAIR_BYTES);
+        for (int i = 0; i < 8; i++) {
+            int64_t b = 8 * g + i;
             block_q8_0 blk;
             if (b < nb)
                 quantize_q8_0_blocks(x + b * QK8_0, &blk, 1);
             else
                 memset(&blk, 0, sizeof blk);
             const int8_t *y = blk.qs;
-            memcpy(lo + 16 * half, y, 16);
-            memcpy(hi + 16 * half, y + 16, 16);
+            char *pair = group + Q4_0_PAIR_BYTES * (i / 2);
+            memcpy(pair + 16 * (i % 2), y, 16);
+            memcpy(pair + 32 + 16 * (i % 2), y + 16, 16);
+            int32_t offset[4];
             for (int k = 0; k < 4; k++) {
                 int32_t sum = 0;
                 for (int j = 0; j < 4; j++)
                     sum += y[4 * k + j] + y[16 + 4 * k + j];
-                offset[4 * half + k] = -8 * sum;
+                offset[k] = -8 * sum;
             }
-            scales[b] = half_to_float(blk.d);
+            memcpy(pair + 64 + 16 * (i % 2), offset, sizeof offset);
+            d[i] = half_to_float(blk.d);
         }
-        memcpy(lo + 64, offset, sizeof offset);
     }
 }
 
@@ -935,7 +947,7 @@ static void prepare_range(const weight_kind *k, const float *x, int64_t cols, ch
     const float *xt = x + t * cols;
     char *dst = act + (size_t)t * act_row_bytes;
     if (k->layout == LAYOUT_Q4_0)
-        prepare_q4_0_pairs(xt, cols, dst, c0 / 64, (c1 / QK8_0 + 1) / 2);
+        prepare_q4_0_groups(xt, cols, dst, c0 / 256, (c1 + 255) / 256);
     else if (k->layout == LAYOUT_Q4_1)
         prepare_q4_1_groups(xt, cols, dst, c0 / 256, (c1 + 255) / 256);
     else if (k->activation_type == T_Q8_0)
