@@ -1,10 +1,17 @@
 /*
  * avx2.c — the x86-64 kernels (AVX2 + FMA + F16C), tested against scalar.c.
  *
- * Same scheme as the oracle: the activations are quantized once per call (by the same
- * lk_quantize_row, so both see identical q8 blocks), then each block's integer dot product
- * is taken 32 bytes at a time with maddubs (unsigned x signed bytes -> pairs of int16) and
- * madd (-> int32), and scaled in float by the two block scales.
+ * Same scheme as the oracle: the activations are quantized once per call (q8_0 and q8_1
+ * by vector code that makes the bytes lk_quantize_row makes, q8_K by lk_quantize_row
+ * itself, so both see identical q8 blocks), then each block's integer dot product is taken
+ * 32 bytes at a time with maddubs (unsigned x signed bytes -> pairs of int16) and madd
+ * (-> int32), and scaled in float by the two block scales. q4_0 and q4_1 read their
+ * activations rearranged in groups of eight blocks (see dot_q4_0_n), so that two weight
+ * blocks share a register and eight weight scales are converted at once.
+ *
+ * One parallel region per product: for a large batch each thread first quantizes its
+ * share of the activations, then (after a barrier) dots its rows; a single token is
+ * quantized before the region, where a barrier would cost more than it saves.
  *
  * A row is dotted with up to four tokens at once: its blocks are loaded and unpacked once
  * and used four times, which is what makes prompt processing compute-bound rather than
