@@ -5,7 +5,7 @@
 
 Tokenizes the prompt (BOS as the vocabulary asks, special tokens parsed) with both engines,
 evaluates it, and compares the logits after the prompt (max and RMS difference) and N greedy
-tokens (the length of the common prefix). liblatent is called through ctypes on
+tokens (the length of the common prefix), then times N more greedy tokens in each. liblatent is called through ctypes on
 build/liblatent.so; llama.cpp through the llama-cpp-python package (pip install
 llama-cpp-python: it builds llama.cpp from source, which takes a while; not needed by the
 tests). Both use an f16 KV cache and one thread.
@@ -95,6 +95,16 @@ def main():
         ref.eval([b])
         logits_ref = np.array(ref.scores[ref.n_tokens - 1])
     print(f"greedy: the first {same} of {n} tokens identical")
+
+    # Speed: the same loop for both (evaluate one token, argmax over the logits), one thread,
+    # after the prompt; the Python around each call is the same on both sides.
+    import time
+    for name, step in (("liblatent", lambda t: ours.eval([t])),
+                       ("llama.cpp", lambda t: (ref.eval([t]), np.array(ref.scores[ref.n_tokens - 1]))[1])):
+        logits, t0 = step(int(toks_ref[-1])), time.perf_counter()
+        for _ in range(n):
+            logits = step(int(np.argmax(logits)))
+        print(f"{name}: {n / (time.perf_counter() - t0):.1f} tokens/s generating (1 thread)")
 
 
 if __name__ == "__main__":
