@@ -35,25 +35,6 @@
 #pragma STDC FP_CONTRACT OFF /* ggml's reference rounds each product; so must we */
 #endif
 
-/* ggml type ids (the GGUF numbering, see types.c) used here */
-enum {
-    T_F32 = 0,
-    T_F16 = 1,
-    T_Q4_0 = 2,
-    T_Q4_1 = 3,
-    T_Q5_0 = 6,
-    T_Q5_1 = 7,
-    T_Q8_0 = 8,
-    T_Q8_1 = 9,
-    T_Q2_K = 10,
-    T_Q3_K = 11,
-    T_Q4_K = 12,
-    T_Q5_K = 13,
-    T_Q6_K = 14,
-    T_Q8_K = 15,
-    T_BF16 = 30,
-};
-
 static inline uint32_t f32_bits(float f)
 {
     uint32_t u;

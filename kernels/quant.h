@@ -12,6 +12,25 @@
 
 typedef uint16_t lk_half;
 
+/* ggml type ids (the GGUF numbering; traits in types.c), short for the kernels */
+enum {
+    T_F32 = 0,
+    T_F16 = 1,
+    T_Q4_0 = 2,
+    T_Q4_1 = 3,
+    T_Q5_0 = 6,
+    T_Q5_1 = 7,
+    T_Q8_0 = 8,
+    T_Q8_1 = 9,
+    T_Q2_K = 10,
+    T_Q3_K = 11,
+    T_Q4_K = 12,
+    T_Q5_K = 13,
+    T_Q6_K = 14,
+    T_Q8_K = 15,
+    T_BF16 = 30,
+};
+
 #define QK4_0 32
 #define QK4_1 32
 #define QK5_0 32
