@@ -114,7 +114,7 @@ latent_status latent_context_create(const latent_model *model, const latent_cont
     size_t q_dim = (size_t)hp->n_heads * hd, kv_dim = (size_t)hp->n_kv_heads * hd;
     size_t ffn = (size_t)hp->ffn_dim;
     ctx->work_bytes = max_work(model, ctx->n_batch);
-    ctx->att_work_bytes = lk_matmul_work_size(kv_type, hp->head_dim, 1);
+    ctx->att_work_bytes = lk_matmul_work_size(kv_type, hp->head_dim, hp->n_heads / hp->n_kv_heads);
     /* round per-thread slices up to 64 bytes so threads never share a cache line */
     ctx->att_work_bytes = (ctx->att_work_bytes + 63) / 64 * 64;
     if (!(ctx->x = scratch(ctx, B * dim, sizeof(float))) ||
@@ -154,11 +154,12 @@ static latent_status grow_scores(latent_context *ctx, size_t tokens)
     if (tokens <= ctx->scores_cap)
         return LATENT_OK;
     /* realloc, so the budget is charged only the growth */
-    size_t n = (size_t)ctx->n_threads * tokens;
+    size_t n = (size_t)ctx->n_threads * lt_scores_per_thread(ctx, tokens);
     float *s = lt_realloc(&ctx->budget, ctx->scores, n * sizeof(float));
     if (!s)
         return LATENT_ENOMEM;
-    ctx->scratch_bytes -= (size_t)ctx->n_threads * ctx->scores_cap * sizeof(float);
+    if (ctx->scores)
+        ctx->scratch_bytes -= (size_t)ctx->n_threads * lt_scores_per_thread(ctx, ctx->scores_cap) * sizeof(float);
     ctx->scores = s;
     ctx->scores_cap = tokens;
     ctx->scratch_bytes += n * sizeof(float);
@@ -275,8 +276,8 @@ void latent_context_mem_stats(const latent_context *ctx, latent_mem_stats *out)
     out->budget_used = ctx->budget.used;
     out->kv_bytes_per_token = 2 * (size_t)ctx->kv.n_layers * ctx->kv.row_bytes;
     /* a growth step: one chunk, and the attention rows growing by as many tokens */
-    out->kv_chunk_bytes = lt_kv_chunk_cost(&ctx->kv) +
-                          (size_t)ctx->n_threads * (size_t)ctx->kv.chunk_tokens * sizeof(float);
+    size_t row_growth = lt_scores_per_thread(ctx, (size_t)ctx->kv.chunk_tokens) - lt_scores_per_thread(ctx, 0);
+    out->kv_chunk_bytes = lt_kv_chunk_cost(&ctx->kv) + (size_t)ctx->n_threads * row_growth * sizeof(float);
     out->tokens = ctx->kv.n_tokens;
     out->tokens_capacity = lt_kv_capacity(&ctx->kv);
 }

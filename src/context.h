@@ -27,9 +27,10 @@ struct latent_context {
     float *cos_sin;       /* n_batch × head_dim: rope table per position */
     void *work;           /* matmul scratch (quantized activations) */
     size_t work_bytes;
-    float *scores;        /* n_threads × scores_cap: one attention row per thread */
-    size_t scores_cap;
-    void *att_work;       /* n_threads × att_work_bytes: quantized query heads */
+    float *scores;        /* per thread lt_scores_per_thread(scores_cap) floats: the attention
+                             rows of one GQA group of query heads, and a chunk's products */
+    size_t scores_cap;    /* tokens one attention row holds */
+    void *att_work;       /* n_threads × att_work_bytes: one group's quantized query heads */
     size_t att_work_bytes;
     float *logits;        /* logits_rows × n_vocab */
     size_t logits_rows;   /* rows holding logits from the last eval */
@@ -37,6 +38,14 @@ struct latent_context {
     size_t scratch_bytes;
     int warned_context;   /* logged once when passing the trained context length */
 };
+
+/* Floats of one thread's attention scratch for rows of `tokens` scores: a row for each
+ * query head of a group, and the group's scores for one chunk of keys. */
+static inline size_t lt_scores_per_thread(const latent_context *ctx, size_t tokens)
+{
+    size_t group = (size_t)(ctx->model->hp.n_heads / ctx->model->hp.n_kv_heads);
+    return group * (tokens + (size_t)ctx->kv.chunk_tokens);
+}
 
 /* Runs n tokens (n <= n_batch) at positions pos0.. through the model: writes their keys
  * and values into the cache (which must have room) and, when `logits` is not NULL, the

@@ -53,35 +53,45 @@ static void store_kv(lt_kvcache *kv, int32_t layer, size_t pos, const float *k, 
     lk_quantize_row(kv->type, v, lt_kv_v(kv, layer, pos), width);
 }
 
-/* One query head at position `pos` attends to the cached tokens 0..pos of its kv head:
- * out = softmax(q · K^T / sqrt(head_dim)) · V. */
-static void attend(const latent_context *ctx, int32_t layer, int32_t head, size_t pos,
+/* The query heads that share kv head `kv_head` (GQA: n_heads / n_kv_heads of them, stored
+ * side by side) at position `pos` attend to the cached tokens 0..pos:
+ * out = softmax(q · K^T / sqrt(head_dim)) · V for each. The group's queries are the
+ * "tokens" of one matrix product per chunk of keys, so each key row is read once for the
+ * whole group; a query's scores do not depend on the queries beside it (kernels.h). */
+static void attend(const latent_context *ctx, int32_t layer, int32_t kv_head, size_t pos,
                    const float *q, float *out, float *scores, void *work)
 {
     const lt_kvcache *kv = &ctx->kv;
     const lt_hparams *hp = &ctx->model->hp;
-    int32_t kv_head = head / (hp->n_heads / hp->n_kv_heads);
-    size_t n = pos + 1, T = (size_t)kv->chunk_tokens;
+    int32_t group = hp->n_heads / hp->n_kv_heads;
+    size_t n = pos + 1, T = (size_t)kv->chunk_tokens, stride = ctx->scores_cap;
     float scale = 1.0f / sqrtf((float)hp->head_dim);
+    float *chunk_scores = scores + (size_t)group * stride; /* group x T, as lk_matmul lays them */
 
-    /* scores: one matrix-vector product per chunk of cached keys */
+    /* scores: one product of a chunk of cached keys with the group's queries */
     for (size_t c = 0; c * T < n; c++) {
         lk_matrix K = lt_kv_k_block(kv, layer, kv_head, c);
         if ((size_t)K.rows > n - c * T)
             K.rows = (int64_t)(n - c * T);
-        lk_matmul(&K, q, scores + c * T, 1, work, 1);
+        lk_matmul(&K, q, chunk_scores, group, work, 1);
+        for (int32_t g = 0; g < group; g++)
+            memcpy(scores + g * stride + c * T, chunk_scores + g * K.rows, (size_t)K.rows * sizeof(float));
     }
-    for (size_t t = 0; t < n; t++)
-        scores[t] *= scale;
-    lk_softmax(scores, (int64_t)n);
+    for (int32_t g = 0; g < group; g++) {
+        float *row = scores + g * stride;
+        for (size_t t = 0; t < n; t++)
+            row[t] *= scale;
+        lk_softmax(row, (int64_t)n);
+    }
 
-    /* the weighted sum of the cached values */
-    memset(out, 0, (size_t)hp->head_dim * sizeof *out);
+    /* the weighted sums of the cached values */
+    memset(out, 0, (size_t)group * (size_t)hp->head_dim * sizeof *out);
     for (size_t c = 0; c * T < n; c++) {
         lk_matrix V = lt_kv_v_block(kv, layer, kv_head, c);
         if ((size_t)V.rows > n - c * T)
             V.rows = (int64_t)(n - c * T);
-        lk_accumulate_rows(&V, scores + c * T, out);
+        for (int32_t g = 0; g < group; g++)
+            lk_accumulate_rows(&V, scores + g * stride + c * T, out + (int64_t)g * hp->head_dim);
     }
 }
 
@@ -89,11 +99,12 @@ static void attention(latent_context *ctx, int32_t layer, int32_t n, size_t pos0
 {
     const lt_hparams *hp = &ctx->model->hp;
     int64_t q_dim = (int64_t)hp->n_heads * hp->head_dim;
-    int64_t items = (int64_t)n * hp->n_heads;
-    int64_t work = items * (int64_t)(pos0 + (size_t)n) * hp->head_dim * 2;
+    int64_t group_dim = (int64_t)(hp->n_heads / hp->n_kv_heads) * hp->head_dim;
+    int64_t items = (int64_t)n * hp->n_kv_heads;
+    int64_t work = (int64_t)n * hp->n_heads * (int64_t)(pos0 + (size_t)n) * hp->head_dim * 2;
     int threads = work / MIN_WORK_PER_THREAD < ctx->n_threads ? (int)(work / MIN_WORK_PER_THREAD) : ctx->n_threads;
     (void)threads;
-    /* Each (token, head) is computed whole by one thread: results do not depend on the
+    /* Each (token, kv head) is computed whole by one thread: results do not depend on the
      * thread count. */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
@@ -103,10 +114,10 @@ static void attention(latent_context *ctx, int32_t layer, int32_t n, size_t pos0
 #ifdef _OPENMP
         thread = omp_get_thread_num();
 #endif
-        int32_t t = (int32_t)(item / hp->n_heads), head = (int32_t)(item % hp->n_heads);
-        attend(ctx, layer, head, pos0 + (size_t)t, ctx->q + t * q_dim + (int64_t)head * hp->head_dim,
-               ctx->att + t * q_dim + (int64_t)head * hp->head_dim,
-               ctx->scores + (size_t)thread * ctx->scores_cap,
+        int32_t t = (int32_t)(item / hp->n_kv_heads), kv_head = (int32_t)(item % hp->n_kv_heads);
+        attend(ctx, layer, kv_head, pos0 + (size_t)t, ctx->q + t * q_dim + kv_head * group_dim,
+               ctx->att + t * q_dim + kv_head * group_dim,
+               ctx->scores + (size_t)thread * lt_scores_per_thread(ctx, ctx->scores_cap),
                (uint8_t *)ctx->att_work + (size_t)thread * ctx->att_work_bytes);
     }
 }
