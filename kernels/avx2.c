@@ -36,6 +36,7 @@
 #include "quant.h"
 
 #define MAX_TOK 4 /* tokens dotted with one row at a time */
+#define UNROLL _Pragma("GCC unroll 8")
 
 static inline float hsum8(__m256 v)
 {
@@ -72,7 +73,10 @@ static inline __m256i unpack_nibbles(const uint8_t *qs)
  * the compiler unrolls the token loops.
  * ------------------------------------------------------------------------- */
 
-typedef void (*dot_n_fn)(const void *w, const void *x, size_t x_stride, int64_t n, float *out);
+/* Rows [0, n_rows) of w (row r at w + r * row_stride) dotted with the tokens' activations:
+ * y[t * y_stride + r]. */
+typedef void (*dot_rows_fn)(const char *w, size_t row_stride, int64_t n_rows, const void *x, size_t x_stride,
+                            int64_t n, float *y, int64_t y_stride);
 
 /* One q8_0-activation block step for every token: acc += dw * dx * dot(q, y). */
 static inline __attribute__((always_inline)) void
@@ -701,26 +705,27 @@ DOT_FLOAT_N(dot_f32_n, load8_f32, load1_f32)
 DOT_FLOAT_N(dot_f16_n, load8_f16, load1_f16)
 DOT_FLOAT_N(dot_bf16_n, load8_bf16, load1_bf16)
 
-/* One function per (type, token count), so the token loops above are unrolled. */
+/* One function per (type, token count), so the token loops above are unrolled and the
+ * kernel is inlined into its loop over rows. */
+#define INSTANTIATE_NT(kernel, nt)                                                           \
+    static void kernel##_##nt(const char *w, size_t row_stride, int64_t n_rows, const void *x, \
+                              size_t x_stride, int64_t n, float *y, int64_t y_stride)       \
+    {                                                                                        \
+        for (int64_t r = 0; r < n_rows; r++) {                                               \
+            float out[nt];                                                                   \
+            kernel##_n(w + (size_t)r * row_stride, x, x_stride, n, out, nt);                 \
+            UNROLL                                                                           \
+            for (int t = 0; t < nt; t++)                                                     \
+                y[t * y_stride + r] = out[t];                                                \
+        }                                                                                    \
+    }
 #define INSTANTIATE(kernel)                                                                  \
-    static void kernel##_1(const void *w, const void *x, size_t s, int64_t n, float *o)     \
-    {                                                                                        \
-        kernel##_n(w, x, s, n, o, 1);                                                        \
-    }                                                                                        \
-    static void kernel##_2(const void *w, const void *x, size_t s, int64_t n, float *o)     \
-    {                                                                                        \
-        kernel##_n(w, x, s, n, o, 2);                                                        \
-    }                                                                                        \
-    static void kernel##_3(const void *w, const void *x, size_t s, int64_t n, float *o)     \
-    {                                                                                        \
-        kernel##_n(w, x, s, n, o, 3);                                                        \
-    }                                                                                        \
-    static void kernel##_4(const void *w, const void *x, size_t s, int64_t n, float *o)     \
-    {                                                                                        \
-        kernel##_n(w, x, s, n, o, 4);                                                        \
-    }                                                                                        \
-    static const dot_n_fn kernel##_by_tokens[MAX_TOK + 1] = {0, kernel##_1, kernel##_2,      \
-                                                              kernel##_3, kernel##_4};
+    INSTANTIATE_NT(kernel, 1)                                                                \
+    INSTANTIATE_NT(kernel, 2)                                                                \
+    INSTANTIATE_NT(kernel, 3)                                                                \
+    INSTANTIATE_NT(kernel, 4)                                                                \
+    static const dot_rows_fn kernel##_by_tokens[MAX_TOK + 1] = {0, kernel##_1, kernel##_2,   \
+                                                                kernel##_3, kernel##_4};
 INSTANTIATE(dot_q4_0)
 INSTANTIATE(dot_q8_0)
 INSTANTIATE(dot_q4_K)
@@ -741,7 +746,7 @@ INSTANTIATE(dot_bf16)
 
 typedef struct {
     uint32_t activation_type; /* T_F32: the float activations as they are */
-    const dot_n_fn *dot;      /* indexed by the number of tokens, 1..MAX_TOK */
+    const dot_rows_fn *dot;   /* indexed by the number of tokens, 1..MAX_TOK */
     int layout;               /* 0: the activation blocks as they are; LAYOUT_Q4_0, LAYOUT_Q4_1 */
 } weight_kind;
 
@@ -967,17 +972,12 @@ static void matmul_rows(const lk_matrix *w, const weight_kind *k, const char *ac
     int64_t tile = n_tok == 1 ? r1 - r0 : (row_bytes ? (int64_t)(32768 / row_bytes) : 1);
     if (tile < 1)
         tile = 1;
-    float out[MAX_TOK];
     for (int64_t rt = r0; rt < r1; rt += tile) {
         int64_t rt_end = rt + tile < r1 ? rt + tile : r1;
         for (int64_t t = 0; t < n_tok; t += MAX_TOK) {
             int nt = n_tok - t < MAX_TOK ? (int)(n_tok - t) : MAX_TOK;
-            const char *xt = act + (size_t)t * act_row_bytes;
-            for (int64_t r = rt; r < rt_end; r++) {
-                k->dot[nt]((const char *)w->data + (size_t)r * w->row_stride, xt, act_row_bytes, w->cols, out);
-                for (int i = 0; i < nt; i++)
-                    y[(t + i) * w->rows + r] = out[i];
-            }
+            k->dot[nt]((const char *)w->data + (size_t)rt * w->row_stride, w->row_stride, rt_end - rt,
+                       act + (size_t)t * act_row_bytes, act_row_bytes, w->cols, y + t * w->rows + rt, w->rows);
         }
     }
 }
@@ -1034,6 +1034,57 @@ void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
  * Attention's weighted sum of value rows
  * ------------------------------------------------------------------------- */
 
+/* Eight floats of row `row` from column c: the f32, f16 or q8_0 value. */
+static inline __m256 value8(uint32_t type, const void *row, int64_t c)
+{
+    if (type == T_Q8_0) {
+        const block_q8_0 *b = (const block_q8_0 *)row + c / QK8_0;
+        __m128i q = _mm_loadl_epi64((const __m128i *)(b->qs + c % QK8_0));
+        return _mm256_mul_ps(_mm256_set1_ps(half_to_float(b->d)), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+    }
+    return type == T_F32 ? load8_f32(row, c) : load8_f16(row, c);
+}
+
+/* Up to 64 columns are summed in registers over every row and stored once: going through
+ * memory row by row would make each row wait for the previous row's store. Each column
+ * still sees its rows in order, one fused multiply-add each. Instantiated for each type
+ * and count of vectors so the accumulators stay in registers. */
+#define ACC_COLS 64
+
+static inline __attribute__((always_inline)) void
+accumulate_block(const lk_matrix *v, const float *a, float *out, uint32_t type, int nv)
+{
+    __m256 acc[ACC_COLS / 8];
+    UNROLL
+    for (int k = 0; k < nv; k++)
+        acc[k] = _mm256_loadu_ps(out + 8 * k);
+    for (int64_t r = 0; r < v->rows; r++) {
+        const void *row = (const char *)v->data + (size_t)r * v->row_stride;
+        __m256 ar = _mm256_set1_ps(a[r]);
+        UNROLL
+        for (int k = 0; k < nv; k++)
+            acc[k] = _mm256_fmadd_ps(ar, value8(type, row, 8 * k), acc[k]);
+    }
+    UNROLL
+    for (int k = 0; k < nv; k++)
+        _mm256_storeu_ps(out + 8 * k, acc[k]);
+}
+
+static inline __attribute__((always_inline)) void
+accumulate_block_of(const lk_matrix *v, const float *a, float *out, uint32_t type, int nv)
+{
+    switch (nv) {
+    case 1: accumulate_block(v, a, out, type, 1); break;
+    case 2: accumulate_block(v, a, out, type, 2); break;
+    case 3: accumulate_block(v, a, out, type, 3); break;
+    case 4: accumulate_block(v, a, out, type, 4); break;
+    case 5: accumulate_block(v, a, out, type, 5); break;
+    case 6: accumulate_block(v, a, out, type, 6); break;
+    case 7: accumulate_block(v, a, out, type, 7); break;
+    default: accumulate_block(v, a, out, type, 8); break;
+    }
+}
+
 void lk_avx2_accumulate_rows(const lk_matrix *v, const float *a, float *out)
 {
     if (v->type != T_F32 && v->type != T_F16 && v->type != T_Q8_0) {
@@ -1041,23 +1092,19 @@ void lk_avx2_accumulate_rows(const lk_matrix *v, const float *a, float *out)
         return;
     }
     int64_t n = v->cols, vec_end = v->type == T_Q8_0 ? n : n - n % 8;
+    for (int64_t c0 = 0; c0 < vec_end; c0 += ACC_COLS) {
+        int nv = (int)((vec_end - c0 < ACC_COLS ? vec_end - c0 : ACC_COLS) / 8);
+        /* the block starts at column c0 of every row */
+        lk_matrix block = *v;
+        block.data = (const char *)v->data + lk_row_bytes(v->type, c0);
+        switch (v->type) {
+        case T_F32: accumulate_block_of(&block, a, out + c0, T_F32, nv); break;
+        case T_F16: accumulate_block_of(&block, a, out + c0, T_F16, nv); break;
+        default: accumulate_block_of(&block, a, out + c0, T_Q8_0, nv); break;
+        }
+    }
     for (int64_t r = 0; r < v->rows; r++) {
         const void *row = (const char *)v->data + (size_t)r * v->row_stride;
-        __m256 ar = _mm256_set1_ps(a[r]);
-        if (v->type == T_Q8_0) {
-            const block_q8_0 *b = row;
-            for (int64_t c = 0; c < n; c += 8) {
-                __m128i q = _mm_loadl_epi64((const __m128i *)(b[c / QK8_0].qs + c % QK8_0));
-                __m256 val = _mm256_mul_ps(_mm256_set1_ps(half_to_float(b[c / QK8_0].d)),
-                                           _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
-                _mm256_storeu_ps(out + c, _mm256_fmadd_ps(ar, val, _mm256_loadu_ps(out + c)));
-            }
-            continue;
-        }
-        for (int64_t c = 0; c < vec_end; c += 8) {
-            __m256 val = v->type == T_F32 ? load8_f32(row, c) : load8_f16(row, c);
-            _mm256_storeu_ps(out + c, _mm256_fmadd_ps(ar, val, _mm256_loadu_ps(out + c)));
-        }
         for (int64_t c = vec_end; c < n; c++)
             out[c] += a[r] * (v->type == T_F32 ? load1_f32(row, c) : load1_f16(row, c));
     }

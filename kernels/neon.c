@@ -1039,19 +1039,73 @@ void lk_neon_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
  * Attention's weighted sum of value rows
  * ------------------------------------------------------------------------- */
 
+/* 64 columns are summed in registers over every row and stored once: going through
+ * memory row by row would make each row wait for the previous row's store. Each column
+ * still sees its rows in order, as the oracle groups them (ar * value, then the add).
+ * Columns past the last whole 64 go row by row. */
+#define ACC_COLS 64
+
+INLINE void accumulate_block(const lk_matrix *v, const float *a, float *out, uint32_t type)
+{
+    float32x4_t acc[ACC_COLS / 4];
+    UNROLL
+    for (int k = 0; k < ACC_COLS / 4; k++)
+        acc[k] = vld1q_f32(out + 4 * k);
+    for (int64_t r = 0; r < v->rows; r++) {
+        const void *row = (const char *)v->data + (size_t)r * v->row_stride;
+        float ar = a[r];
+        if (type == T_Q8_0) {
+            UNROLL
+            for (int blk = 0; blk < ACC_COLS / QK8_0; blk++) {
+                const block_q8_0 *b = (const block_q8_0 *)row + blk;
+                float32x4_t dv = vdupq_n_f32(half_to_float(b->d));
+                int8x16x2_t q = load_s8_x2(b->qs);
+                UNROLL
+                for (int h = 0; h < 2; h++) {
+                    int32x4_t wide[4];
+                    widen_s8(q.val[h], wide);
+                    UNROLL
+                    for (int j = 0; j < 4; j++) {
+                        float32x4_t val = vmulq_f32(dv, vcvtq_f32_s32(wide[j]));
+                        acc[8 * blk + 4 * h + j] = vaddq_f32(acc[8 * blk + 4 * h + j], vmulq_n_f32(val, ar));
+                    }
+                }
+            }
+        } else {
+            UNROLL
+            for (int k = 0; k < ACC_COLS / 4; k++) {
+                float32x4_t val = type == T_F32 ? load4_f32(row, 4 * k) : load4_f16(row, 4 * k);
+                acc[k] = vaddq_f32(acc[k], vmulq_n_f32(val, ar));
+            }
+        }
+    }
+    UNROLL
+    for (int k = 0; k < ACC_COLS / 4; k++)
+        vst1q_f32(out + 4 * k, acc[k]);
+}
+
 void lk_neon_accumulate_rows(const lk_matrix *v, const float *a, float *out)
 {
     if (v->type != T_F32 && v->type != T_F16 && v->type != T_Q8_0) {
         lk_scalar_accumulate_rows(v, a, out);
         return;
     }
-    int64_t n = v->cols;
+    int64_t n = v->cols, c0 = 0;
+    for (; c0 + ACC_COLS <= n; c0 += ACC_COLS) {
+        lk_matrix block = *v; /* starting at column c0 of every row */
+        block.data = (const char *)v->data + lk_row_bytes(v->type, c0);
+        switch (v->type) {
+        case T_F32: accumulate_block(&block, a, out + c0, T_F32); break;
+        case T_F16: accumulate_block(&block, a, out + c0, T_F16); break;
+        default: accumulate_block(&block, a, out + c0, T_Q8_0); break;
+        }
+    }
     for (int64_t r = 0; r < v->rows; r++) {
         const void *row = (const char *)v->data + (size_t)r * v->row_stride;
         float ar = a[r];
         if (v->type == T_Q8_0) {
             const block_q8_0 *b = row;
-            for (int64_t c = 0; c + QK8_0 <= n; c += QK8_0) {
+            for (int64_t c = c0; c + QK8_0 <= n; c += QK8_0) {
                 /* ar * (d * q), as the oracle groups it */
                 float32x4_t dv = vdupq_n_f32(half_to_float(b[c / QK8_0].d));
                 int8x16x2_t q = load_s8_x2(b[c / QK8_0].qs);
@@ -1069,7 +1123,7 @@ void lk_neon_accumulate_rows(const lk_matrix *v, const float *a, float *out)
             }
             continue;
         }
-        int64_t c = 0;
+        int64_t c = c0;
         for (; c + 4 <= n; c += 4) {
             float32x4_t val = v->type == T_F32 ? load4_f32(row, c) : load4_f16(row, c);
             vst1q_f32(out + c, vaddq_f32(vld1q_f32(out + c), vmulq_n_f32(val, ar)));
