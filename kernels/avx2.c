@@ -34,9 +34,8 @@
 #endif
 
 #include "quant.h"
+#include "rows.h"
 
-#define MAX_TOK 4 /* tokens dotted with one row at a time */
-#define UNROLL _Pragma("GCC unroll 8")
 
 static inline float hsum8(__m256 v)
 {
@@ -72,11 +71,6 @@ static inline __m256i unpack_nibbles(const uint8_t *qs)
  * x + t * x_stride bytes. Written for a variable nt, instantiated for nt = 1..4 below so
  * the compiler unrolls the token loops.
  * ------------------------------------------------------------------------- */
-
-/* Rows [0, n_rows) of w (row r at w + r * row_stride) dotted with the tokens' activations:
- * y[t * y_stride + r]. */
-typedef void (*dot_rows_fn)(const char *w, size_t row_stride, int64_t n_rows, const void *x, size_t x_stride,
-                            int64_t n, float *y, int64_t y_stride);
 
 /* One q8_0-activation block step for every token: acc += dw * dx * dot(q, y). */
 static inline __attribute__((always_inline)) void
@@ -705,27 +699,6 @@ DOT_FLOAT_N(dot_f32_n, load8_f32, load1_f32)
 DOT_FLOAT_N(dot_f16_n, load8_f16, load1_f16)
 DOT_FLOAT_N(dot_bf16_n, load8_bf16, load1_bf16)
 
-/* One function per (type, token count), so the token loops above are unrolled and the
- * kernel is inlined into its loop over rows. */
-#define INSTANTIATE_NT(kernel, nt)                                                           \
-    static void kernel##_##nt(const char *w, size_t row_stride, int64_t n_rows, const void *x, \
-                              size_t x_stride, int64_t n, float *y, int64_t y_stride)       \
-    {                                                                                        \
-        for (int64_t r = 0; r < n_rows; r++) {                                               \
-            float out[nt];                                                                   \
-            kernel##_n(w + (size_t)r * row_stride, x, x_stride, n, out, nt);                 \
-            UNROLL                                                                           \
-            for (int t = 0; t < nt; t++)                                                     \
-                y[t * y_stride + r] = out[t];                                                \
-        }                                                                                    \
-    }
-#define INSTANTIATE(kernel)                                                                  \
-    INSTANTIATE_NT(kernel, 1)                                                                \
-    INSTANTIATE_NT(kernel, 2)                                                                \
-    INSTANTIATE_NT(kernel, 3)                                                                \
-    INSTANTIATE_NT(kernel, 4)                                                                \
-    static const dot_rows_fn kernel##_by_tokens[MAX_TOK + 1] = {0, kernel##_1, kernel##_2,   \
-                                                                kernel##_3, kernel##_4};
 INSTANTIATE(dot_q4_0)
 INSTANTIATE(dot_q8_0)
 INSTANTIATE(dot_q4_K)
@@ -963,25 +936,6 @@ static void prepare_part(const weight_kind *k, const float *x, int64_t cols, int
     }
 }
 
-/* Rows [r0, r1): a tile of rows small enough to stay in L1/L2 is dotted with every token,
- * four at a time, before the next tile is read. */
-static void matmul_rows(const lk_matrix *w, const weight_kind *k, const char *act,
-                        size_t act_row_bytes, float *y, int64_t n_tok, int64_t r0, int64_t r1)
-{
-    size_t row_bytes = lk_row_bytes(w->type, w->cols);
-    int64_t tile = n_tok == 1 ? r1 - r0 : (row_bytes ? (int64_t)(32768 / row_bytes) : 1);
-    if (tile < 1)
-        tile = 1;
-    for (int64_t rt = r0; rt < r1; rt += tile) {
-        int64_t rt_end = rt + tile < r1 ? rt + tile : r1;
-        for (int64_t t = 0; t < n_tok; t += MAX_TOK) {
-            int nt = n_tok - t < MAX_TOK ? (int)(n_tok - t) : MAX_TOK;
-            k->dot[nt]((const char *)w->data + (size_t)rt * w->row_stride, w->row_stride, rt_end - rt,
-                       act + (size_t)t * act_row_bytes, act_row_bytes, w->cols, y + t * w->rows + rt, w->rows);
-        }
-    }
-}
-
 /* Below this many activation elements the quantization runs on the calling thread before
  * the parallel region: splitting it would cost a barrier, more than the work it shares. */
 #define SPLIT_PREP_ELEMENTS 32768
@@ -1026,7 +980,7 @@ void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
 #pragma omp barrier
 #endif
         }
-        matmul_rows(w, &k, act, act_row_bytes, y, n_tok, w->rows * c / nc, w->rows * (c + 1) / nc);
+        lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, w->rows * c / nc, w->rows * (c + 1) / nc);
     }
 }
 

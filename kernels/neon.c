@@ -56,13 +56,10 @@
 #include <string.h>
 
 #include "quant.h"
+#include "rows.h"
 
-#define MAX_TOK 4 /* tokens dotted with one row at a time */
 #define GROUP 4   /* 32-element blocks whose sums share one vector of four lanes */
 #define INLINE static inline __attribute__((always_inline))
-/* The loops over blocks of a group, tokens, nibble halves and sub-blocks have a fixed trip
- * count; GCC at -O2 keeps some as loops, with their vectors spilled to the stack. */
-#define UNROLL _Pragma("GCC unroll 16")
 
 static inline float half_to_float(lk_half h)
 {
@@ -241,12 +238,6 @@ static void prepare_a8(uint32_t act_type, const float *x, int64_t cols, void *ds
  * the compiler unrolls the token loops.
  * ------------------------------------------------------------------------- */
 
-/* Rows [0, n_rows) of a weight matrix (row r at w + r * row_stride) dotted with nt
- * tokens: y[t * y_stride + r] for t < nt. One call covers a run of rows, so the setup of
- * constants, the prologue and the indirect call are paid once per run, not per row (a row
- * of 576 q4_0 weights is only ~230 instructions). */
-typedef void (*dot_rows_fn)(const char *w, size_t row_stride, int64_t n_rows, const void *x, size_t x_stride,
-                            int64_t n, float *y, int64_t y_stride);
 
 /* q4_0, q4_1, q5_0, q5_1: one kernel, the layout chosen at compile time. */
 enum { K_Q4_0, K_Q4_1, K_Q5_0, K_Q5_1 };
@@ -900,26 +891,6 @@ DOT_FLOAT_N(dot_f32_n, load4_f32, load1_f32)
 DOT_FLOAT_N(dot_f16_n, load4_f16, load1_f16)
 DOT_FLOAT_N(dot_bf16_n, load4_bf16, load1_bf16)
 
-/* One function per (type, token count), so the token loops above are unrolled. */
-#define INSTANTIATE_NT(kernel, nt)                                                           \
-    static void kernel##_rows_##nt(const char *w, size_t row_stride, int64_t n_rows, const void *x, \
-                                   size_t x_stride, int64_t n, float *y, int64_t y_stride)   \
-    {                                                                                        \
-        for (int64_t r = 0; r < n_rows; r++) {                                               \
-            float out[nt];                                                                   \
-            kernel##_n(w + (size_t)r * row_stride, x, x_stride, n, out, nt);                 \
-            UNROLL                                                                           \
-            for (int t = 0; t < nt; t++)                                                     \
-                y[t * y_stride + r] = out[t];                                                \
-        }                                                                                    \
-    }
-#define INSTANTIATE(kernel)                                                                  \
-    INSTANTIATE_NT(kernel, 1)                                                                \
-    INSTANTIATE_NT(kernel, 2)                                                                \
-    INSTANTIATE_NT(kernel, 3)                                                                \
-    INSTANTIATE_NT(kernel, 4)                                                                \
-    static const dot_rows_fn kernel##_by_tokens[MAX_TOK + 1] = {0, kernel##_rows_1, kernel##_rows_2, \
-                                                                kernel##_rows_3, kernel##_rows_4};
 INSTANTIATE(dot_q4_0)
 INSTANTIATE(dot_q8_0)
 INSTANTIATE(dot_q4_K)
@@ -983,25 +954,6 @@ size_t lk_neon_matmul_work_size(uint32_t type, int64_t cols, int64_t n_tok)
     return activation_row_bytes(&k, cols) * (size_t)n_tok;
 }
 
-/* Rows [r0, r1): a tile of rows small enough to stay in L1/L2 is dotted with every token,
- * four at a time, before the next tile is read. */
-static void matmul_rows(const lk_matrix *w, const weight_kind *k, const char *act,
-                        size_t act_row_bytes, float *y, int64_t n_tok, int64_t r0, int64_t r1)
-{
-    size_t row_bytes = lk_row_bytes(w->type, w->cols);
-    int64_t tile = n_tok == 1 ? r1 - r0 : (row_bytes ? (int64_t)(32768 / row_bytes) : 1);
-    if (tile < 1)
-        tile = 1;
-    for (int64_t rt = r0; rt < r1; rt += tile) {
-        int64_t rt_end = rt + tile < r1 ? rt + tile : r1;
-        for (int64_t t = 0; t < n_tok; t += MAX_TOK) {
-            int nt = n_tok - t < MAX_TOK ? (int)(n_tok - t) : MAX_TOK;
-            k->dot[nt]((const char *)w->data + (size_t)rt * w->row_stride, w->row_stride, rt_end - rt,
-                       act + (size_t)t * act_row_bytes, act_row_bytes, w->cols, y + t * w->rows + rt, w->rows);
-        }
-    }
-}
-
 void lk_neon_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok, void *work,
                     int n_threads)
 {
@@ -1031,13 +983,29 @@ void lk_neon_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
 #pragma omp parallel for num_threads(n_chunks) schedule(static) if (n_chunks > 1)
 #endif
     for (int c = 0; c < n_chunks; c++)
-        matmul_rows(w, &k, act, act_row_bytes, y, n_tok, w->rows * c / n_chunks,
+        lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, w->rows * c / n_chunks,
                     w->rows * (c + 1) / n_chunks);
 }
 
 /* ---------------------------------------------------------------------------
  * Attention's weighted sum of value rows
  * ------------------------------------------------------------------------- */
+
+/* The 32 values d * q of a q8_0 block of the KV cache; the caller multiplies by the
+ * attention weight after (ar * (d * q), as the oracle groups it). */
+INLINE void q8_0_values(const block_q8_0 *b, float32x4_t val[8])
+{
+    float32x4_t dv = vdupq_n_f32(half_to_float(b->d));
+    int8x16x2_t q = load_s8_x2(b->qs);
+    UNROLL
+    for (int h = 0; h < 2; h++) {
+        int32x4_t wide[4];
+        widen_s8(q.val[h], wide);
+        UNROLL
+        for (int j = 0; j < 4; j++)
+            val[4 * h + j] = vmulq_f32(dv, vcvtq_f32_s32(wide[j]));
+    }
+}
 
 /* 64 columns are summed in registers over every row and stored once: going through
  * memory row by row would make each row wait for the previous row's store. Each column
@@ -1057,19 +1025,11 @@ INLINE void accumulate_block(const lk_matrix *v, const float *a, float *out, uin
         if (type == T_Q8_0) {
             UNROLL
             for (int blk = 0; blk < ACC_COLS / QK8_0; blk++) {
-                const block_q8_0 *b = (const block_q8_0 *)row + blk;
-                float32x4_t dv = vdupq_n_f32(half_to_float(b->d));
-                int8x16x2_t q = load_s8_x2(b->qs);
+                float32x4_t val[8];
+                q8_0_values((const block_q8_0 *)row + blk, val);
                 UNROLL
-                for (int h = 0; h < 2; h++) {
-                    int32x4_t wide[4];
-                    widen_s8(q.val[h], wide);
-                    UNROLL
-                    for (int j = 0; j < 4; j++) {
-                        float32x4_t val = vmulq_f32(dv, vcvtq_f32_s32(wide[j]));
-                        acc[8 * blk + 4 * h + j] = vaddq_f32(acc[8 * blk + 4 * h + j], vmulq_n_f32(val, ar));
-                    }
-                }
+                for (int j = 0; j < 8; j++)
+                    acc[8 * blk + j] = vaddq_f32(acc[8 * blk + j], vmulq_n_f32(val[j], ar));
             }
         } else {
             UNROLL
@@ -1106,20 +1066,11 @@ void lk_neon_accumulate_rows(const lk_matrix *v, const float *a, float *out)
         if (v->type == T_Q8_0) {
             const block_q8_0 *b = row;
             for (int64_t c = c0; c + QK8_0 <= n; c += QK8_0) {
-                /* ar * (d * q), as the oracle groups it */
-                float32x4_t dv = vdupq_n_f32(half_to_float(b[c / QK8_0].d));
-                int8x16x2_t q = load_s8_x2(b[c / QK8_0].qs);
+                float32x4_t val[8];
+                q8_0_values(&b[c / QK8_0], val);
                 UNROLL
-                for (int h = 0; h < 2; h++) {
-                    int32x4_t wide[4];
-                    widen_s8(q.val[h], wide);
-                    UNROLL
-                    for (int j = 0; j < 4; j++) {
-                        float *o = out + c + 16 * h + 4 * j;
-                        float32x4_t val = vmulq_f32(dv, vcvtq_f32_s32(wide[j]));
-                        vst1q_f32(o, vaddq_f32(vld1q_f32(o), vmulq_n_f32(val, ar)));
-                    }
-                }
+                for (int j = 0; j < 8; j++)
+                    vst1q_f32(out + c + 4 * j, vaddq_f32(vld1q_f32(out + c + 4 * j), vmulq_n_f32(val[j], ar)));
             }
             continue;
         }
