@@ -15,6 +15,12 @@
  * best of several trials is the machine's figure. The buffer is as large as what one
  * token reads (at most 256 MiB, far past any cache): a model that fits in a cache is
  * measured against that cache.
+ *
+ * Two ceilings come of it. The parent probes before each file and at the end and keeps
+ * the best (probe_bandwidth, best_bandwidth: "% best"); the measuring child probes right
+ * before and right after each repetition's generation (measure_bandwidth, in bench.c's
+ * paired_probe: "% paired"). The buffer is mapped for each probe and unmapped after it,
+ * so it is never resident beside the measured model.
  * ========================================================================== */
 
 typedef uint64_t v4u64 __attribute__((vector_size(32)));
@@ -89,7 +95,8 @@ static double measure_bandwidth(size_t bytes, int threads)
     size_t size = n_vec * sizeof(v4u64);
     void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
-        fail("bandwidth probe: cannot map %.0f MiB", (double)size / MIB);
+        fail("bandwidth probe: cannot map a buffer of %.0f MiB: %s", (double)size / MIB,
+             strerror(errno));
         return 0;
     }
     v4u64 *v = mem;

@@ -11,8 +11,10 @@
  * and generation speed (median, min and max over the repetitions, for each thread count
  * of -t), the bandwidth ceiling (the read bandwidth this program measures on this
  * machine, divided by the bytes one generated token reads) and how much of it is
- * reached; for a real model, perplexity on a text and, against the highest-precision
- * file, the mean KL divergence and top-1 agreement of the next-token distributions.
+ * reached, against the best probe of the run and against probes right before and after
+ * each repetition (the machine's bandwidth moves with its neighbours); for a real model,
+ * perplexity on a text and, against the highest-precision file, the mean KL divergence
+ * and top-1 agreement of the next-token distributions.
  *
  * Each type is measured in a child process of its own (fork), so its peak memory is its
  * own and one type's pages do not help or hurt the next. The quantized files live in a
@@ -678,6 +680,16 @@ done:
     return rc;
 }
 
+/* One probe of a paired ceiling, in the measuring process: the memory so far is noted
+ * first, and the probe (its buffer is mapped and unmapped inside) is left out of it. */
+static double paired_probe(rss_meter *mem, size_t bytes, int threads)
+{
+    rss_before_probe(mem);
+    double bw = measure_bandwidth(bytes, threads);
+    rss_after_probe(mem);
+    return bw;
+}
+
 static int measure_child(void *arg, void *out)
 {
     const measure_job *j = arg;
@@ -685,6 +697,9 @@ static int measure_child(void *arg, void *out)
     measured *res = out;
     memset(res, 0, sizeof *res);
     double samples[MAX_REPS], pp[MAX_REPS], tg[MAX_REPS], cpu[MAX_REPS];
+    double pair_bw[MAX_REPS], pair_pct[MAX_REPS];
+    rss_meter mem;
+    rss_start(&mem);
 
     /* load: each repetition maps and checks the file afresh (its pages stay cached) */
     latent_model *m = NULL;
@@ -699,6 +714,7 @@ static int measure_child(void *arg, void *out)
             return fail_status(st, j->r->label);
     }
     res->load_ms = summarize(samples, o->reps);
+    rss_note(&mem);
 
     /* the prompt: the text's first tokens, or random ones */
     int n_vocab = latent_n_vocab(m);
@@ -715,6 +731,10 @@ static int measure_child(void *arg, void *out)
                                : (latent_token)(3 + splitmix(&seed) % (uint64_t)(n_vocab - 3));
     free(text_toks);
 
+    /* the paired probe reads a buffer as large as what one token reads, as the parent's */
+    double bpt = (double)j->r->info.token_bytes +
+                 kv_bytes_per_token(&j->r->info, o->n_prompt, o->n_gen);
+    size_t probe_bytes = bandwidth_buffer(bpt);
     int rc = -1;
     latent_context *ctx = NULL;
     for (int ti = 0; ti < o->n_threads; ti++) {
@@ -743,7 +763,15 @@ static int measure_child(void *arg, void *out)
                 fail_status(st, "evaluating the prompt");
                 goto done;
             }
-            double t1 = now(), c1 = cpu_seconds();
+            double t1 = now();
+            /* the paired ceiling: the machine's bandwidth moves from minute to minute on a
+             * shared host, so this repetition is compared with the bandwidth of its own
+             * moment, probed with as many threads right before and right after it, outside
+             * the timed part */
+            double bw0 = paired_probe(&mem, probe_bytes, run->threads);
+            if (bw0 <= 0)
+                goto done;
+            double t2 = now(), c2 = cpu_seconds();
             for (int g = 0; g < o->n_gen; g++) {
                 latent_token next = argmax(latent_context_logits(ctx), n_vocab);
                 if ((st = latent_eval(ctx, &next, 1))) {
@@ -751,15 +779,22 @@ static int measure_child(void *arg, void *out)
                     goto done;
                 }
             }
-            double t2 = now();
+            double t3 = now(), c3 = cpu_seconds();
+            double bw1 = paired_probe(&mem, probe_bytes, run->threads);
+            if (bw1 <= 0)
+                goto done;
             pp[r] = o->n_prompt / (t1 - t0);
-            tg[r] = o->n_gen / (t2 - t1);
+            tg[r] = o->n_gen / (t3 - t2);
             /* below 100%: other programs had the cores part of the time */
-            cpu[r] = 100.0 * (cpu_seconds() - c1) / ((t2 - t1) * run->threads);
+            cpu[r] = 100.0 * (c3 - c2) / ((t3 - t2) * run->threads);
+            pair_bw[r] = 0.5 * (bw0 + bw1);
+            pair_pct[r] = 100.0 * tg[r] / (pair_bw[r] / bpt);
         }
         run->pp = summarize(pp, o->reps);
         run->tg = summarize(tg, o->reps);
         run->cpu = summarize(cpu, o->reps);
+        run->paired_bw = summarize(pair_bw, o->reps).med;
+        run->paired_pct = summarize(pair_pct, o->reps);
         latent_mem_stats ms;
         latent_context_mem_stats(ctx, &ms);
         res->kv_bytes = (double)ms.kv_peak_bytes;
@@ -767,8 +802,10 @@ static int measure_child(void *arg, void *out)
         latent_context_free(ctx);
         ctx = NULL;
     }
-    /* peak memory of loading and running, before the perplexity pass's logits */
-    res->peak_rss = peak_rss();
+    /* peak memory of loading and running, before the perplexity pass's logits, without
+     * the probes (rss_meter in bench.h) */
+    rss_note(&mem);
+    res->peak_rss = mem.peak;
     if (j->text && o->quality && measure_quality(j, m, res))
         goto done;
     rc = 0;

@@ -131,6 +131,84 @@ static double peak_rss(void)
 #endif
 }
 
+/* One "Key:  1234 kB" line of /proc/self/status, in bytes; -1 without one (not Linux). */
+static double proc_status_bytes(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    double v = -1;
+    size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':') {
+            v = strtod(line + n + 1, NULL) * 1024.0;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* The most memory a measurement took, without the bandwidth probes made in the same
+ * process around each repetition. getrusage's peak cannot leave a probe's buffer out (up
+ * to 256 MiB, resident while it is read), so the meter keeps its own peak: Linux's
+ * high-water mark (VmHWM) is read before each probe and, once the probe has unmapped its
+ * buffer, reset to the resident set of that moment (5 into /proc/self/clear_refs). Where
+ * the mark cannot be reset, the current resident set (VmRSS) is read at the same points:
+ * what stays between calls (model, KV cache, scratch), without what a call frees before
+ * it returns. What a probe leaves resident (the pages of its code and of its threads'
+ * stacks: about 0.2 MiB, which a 3 MiB model would show) is the resident set's growth
+ * across it, and is taken out too. Without /proc there is only getrusage's peak, and it
+ * counts the probes. */
+typedef struct rss_meter {
+    double peak;   /* bytes */
+    double before; /* the resident set when the running probe started; -1: unknown */
+    double left;   /* bytes the probes left resident */
+    int resets;    /* the high-water mark can be reset */
+} rss_meter;
+
+static int reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY);
+    if (fd < 0)
+        return 0;
+    int ok = write(fd, "5", 1) == 1;
+    close(fd);
+    return ok;
+}
+
+static void rss_start(rss_meter *m)
+{
+    m->peak = 0;
+    m->before = -1;
+    m->left = 0;
+    m->resets = reset_peak_rss();
+}
+
+/* When the figure is wanted (and before each probe). */
+static void rss_note(rss_meter *m)
+{
+    double x = proc_status_bytes(m->resets ? "VmHWM" : "VmRSS");
+    x = x < 0 ? peak_rss() : x - m->left;
+    m->peak = x > m->peak ? x : m->peak;
+}
+
+static void rss_before_probe(rss_meter *m)
+{
+    rss_note(m);
+    m->before = proc_status_bytes("VmRSS");
+}
+
+/* After a probe, its buffer unmapped: the mark forgets the probe. */
+static void rss_after_probe(rss_meter *m)
+{
+    double after = proc_status_bytes("VmRSS");
+    if (m->before >= 0 && after > m->before)
+        m->left += after - m->before;
+    if (m->resets)
+        m->resets = reset_peak_rss();
+}
+
 /* CPU seconds this process has used, all threads. */
 static double cpu_seconds(void)
 {
@@ -268,8 +346,11 @@ typedef struct thread_run {
     int threads;
     stat3 pp, tg;       /* tokens per second */
     stat3 cpu;          /* CPU time the process got while generating / (wall time x threads) */
-    double bw;          /* measured read bandwidth, bytes/s (parent) */
+    double bw;          /* the best read bandwidth of the run, bytes/s (parent) */
     double ceiling;     /* tokens/s if every byte were read at that bandwidth */
+    double paired_bw;   /* median over the repetitions of the read bandwidth probed right
+                           before and right after each one's generation (their mean), bytes/s */
+    stat3 paired_pct;   /* each repetition's generation speed / its own paired ceiling, % */
 } thread_run;
 
 typedef struct measured {

@@ -64,15 +64,16 @@ static double gflops(const options *o, const row *r, const thread_run *t)
     return prompt_flops(&r->info, o->n_prompt) * t->pp.med / o->n_prompt / 1e9;
 }
 
-#define N_COLS 16
+#define N_COLS 18
 #define CELL 64
 
 static void print_table(const options *o, const context_info *ci, row *rows, int n_rows, int md)
 {
     static const char *head[N_COLS] = {"type", "MiB", "bpw", "load ms", "RSS MiB", "thr",
                                        "prompt tok/s", "GFLOP/s", "gen tok/s", "CPU %", "GB/s",
-                                       "ceiling", "% ceil", "PPL", "KL", "top-1"};
-    static const int left[N_COLS] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+                                       "ceiling", "% best", "paired GB/s", "% paired", "PPL",
+                                       "KL", "top-1"};
+    static const int left[N_COLS] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     int quality = 0;
     for (int i = 0; i < n_rows; i++)
         quality |= rows[i].m.has_quality;
@@ -101,12 +102,12 @@ static void print_table(const options *o, const context_info *ci, row *rows, int
                 fmt_num(c[3], CELL, r->m.load_ms.med);
                 fmt_num(c[4], CELL, r->m.peak_rss / MIB);
                 if (quality && r->m.has_quality) {
-                    snprintf(c[13], CELL, "%.4f", r->m.ppl);
+                    snprintf(c[15], CELL, "%.4f", r->m.ppl);
                     if (!compared || r->is_ref)
-                        snprintf(c[14], CELL, "ref"), snprintf(c[15], CELL, "ref");
+                        snprintf(c[16], CELL, "ref"), snprintf(c[17], CELL, "ref");
                     else
-                        snprintf(c[14], CELL, "%.5f", r->m.kl),
-                            snprintf(c[15], CELL, "%.1f%%", 100 * r->m.top1);
+                        snprintf(c[16], CELL, "%.5f", r->m.kl),
+                            snprintf(c[17], CELL, "%.1f%%", 100 * r->m.top1);
                 }
             }
             snprintf(c[5], CELL, "%d", t->threads);
@@ -118,6 +119,8 @@ static void print_table(const options *o, const context_info *ci, row *rows, int
             fmt_num(c[10], CELL, t->tg.med * bpt / 1e9);
             fmt_num(c[11], CELL, t->ceiling);
             fmt_num(c[12], CELL, pct_of_ceiling(t));
+            fmt_num(c[13], CELL, t->paired_bw / 1e9);
+            fmt_stat(c[14], CELL, t->paired_pct);
         }
     }
     int width[N_COLS] = {0};
@@ -187,10 +190,14 @@ static void print_header(const options *o, const context_info *ci, const row *ro
     int quality = 0;
     for (int i = 0; i < n_rows; i++)
         quality |= rows[i].m.has_quality;
-    printf("%sceiling = that bandwidth / bytes one generated token reads (weights + KV); "
-           "GB/s = what generation reached;\n%sCPU %% = CPU time used while generating / (wall time x "
-           "threads): below 100, threads sat idle (another program had the core, or the work "
-           "was too small to split)\n", p, p);
+    printf("%sGB/s = what generation reached; ceiling = that best bandwidth / bytes one generated "
+           "token reads (weights + KV); %% best = gen tok/s / ceiling;\n", p);
+    printf("%s%% paired = gen tok/s / paired ceiling, repetition by repetition: the same probe "
+           "with the same threads right before and right after the repetition's generation, their "
+           "mean / bytes per token (a neighbour taking memory bandwidth moves both); paired GB/s = "
+           "the median of those means\n", p);
+    printf("%sCPU %% = CPU time used while generating / (wall time x threads): below 100, threads "
+           "sat idle (another program had the core, or the work was too small to split)\n", p);
     if (quality)
         printf("%sPPL on %s, %ld tokens in windows of %d", p, o->text, rows[0].m.n_scored,
                o->ppl_ctx);
@@ -206,21 +213,23 @@ static void print_csv(const options *o, const context_info *ci, row *rows, int n
 {
     printf("model,type,main_type,file_bytes,params,bpw,load_ms_med,load_ms_min,load_ms_max,"
            "peak_rss_bytes,threads,prompt_tokens,pp_tps_med,pp_tps_min,pp_tps_max,pp_gflops,"
-           "gen_tokens,tg_tps_med,tg_tps_min,tg_tps_max,cpu_pct,bytes_per_token,bandwidth_gbs,"
-           "ceiling_tps,ceiling_pct,ppl,kl,top1,scored_tokens,quantize_s\n");
+           "gen_tokens,tg_tps_med,tg_tps_min,tg_tps_max,cpu_pct,bytes_per_token,best_bandwidth_gbs,"
+           "best_ceiling_tps,best_pct,paired_bandwidth_gbs,paired_pct_med,paired_pct_min,"
+           "paired_pct_max,ppl,kl,top1,scored_tokens,quantize_s\n");
     for (int i = 0; i < n_rows; i++) {
         const row *r = &rows[i];
         for (int ti = 0; ti < o->n_threads; ti++) {
             const thread_run *t = &r->m.runs[ti];
             double bpt = (double)r->info.token_bytes + kv_bytes_per_token(&r->info, o->n_prompt, o->n_gen);
             printf("%s,%s,%s,%llu,%llu,%.4f,%.3f,%.3f,%.3f,%.0f,%d,%d,%.3f,%.3f,%.3f,%.3f,%d,%.3f,"
-                   "%.3f,%.3f,%.1f,%.0f,%.3f,%.3f,%.2f,",
+                   "%.3f,%.3f,%.1f,%.0f,%.3f,%.3f,%.2f,%.3f,%.2f,%.2f,%.2f,",
                    ci->model, r->label, latent_type_name(r->info.main_type),
                    (unsigned long long)r->info.file_bytes, (unsigned long long)r->info.n_params,
                    8.0 * (double)r->info.tensor_bytes / (double)r->info.n_params, r->m.load_ms.med,
                    r->m.load_ms.min, r->m.load_ms.max, r->m.peak_rss, t->threads, o->n_prompt,
                    t->pp.med, t->pp.min, t->pp.max, gflops(o, r, t), o->n_gen, t->tg.med, t->tg.min,
-                   t->tg.max, t->cpu.med, bpt, t->bw / 1e9, t->ceiling, pct_of_ceiling(t));
+                   t->tg.max, t->cpu.med, bpt, t->bw / 1e9, t->ceiling, pct_of_ceiling(t),
+                   t->paired_bw / 1e9, t->paired_pct.med, t->paired_pct.min, t->paired_pct.max);
             if (r->m.has_quality)
                 printf("%.6f,%.6f,%.6f,%ld,", r->m.ppl, r->m.kl, r->m.top1, r->m.n_scored);
             else
@@ -323,9 +332,11 @@ static void print_json(const options *o, const context_info *ci, row *rows, int 
             json_stat(f, "gen_tps", t->tg);
             fputs(", ", f);
             json_stat(f, "cpu_pct", t->cpu);
-            fprintf(f, ", \"bandwidth_bytes_per_s\": %.6g, \"ceiling_tps\": %.6g, \"ceiling_pct\": ",
-                    t->bw, t->ceiling);
+            fprintf(f, ", \"best_bandwidth_bytes_per_s\": %.6g, \"best_ceiling_tps\": %.6g, "
+                       "\"best_pct\": ", t->bw, t->ceiling);
             json_num(f, pct_of_ceiling(t));
+            fprintf(f, ", \"paired_bandwidth_bytes_per_s\": %.6g, ", t->paired_bw);
+            json_stat(f, "paired_pct", t->paired_pct);
             fputs("}", f);
         }
         fprintf(f, "]}%s\n", i + 1 < n_rows ? "," : "");
