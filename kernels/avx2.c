@@ -76,6 +76,7 @@ static inline __m256i unpack_nibbles(const uint8_t *qs)
 static inline __attribute__((always_inline)) void
 q8_block_step(__m256i q, float dw, const void *x, size_t x_stride, int64_t b, __m256 *acc, int nt)
 {
+    UNROLL
     for (int t = 0; t < nt; t++) {
         const block_q8_0 *xb = (const block_q8_0 *)((const char *)x + t * x_stride) + b;
         __m256i y = _mm256_loadu_si256((const __m256i *)xb->qs);
@@ -132,6 +133,7 @@ q4_0_group_pair(const block_q4_0 *b0, const char *pair0, size_t x_stride, const 
                                           _mm_loadu_si128((const __m128i *)b0[1].qs), 1);
     __m256i lo = _mm256_and_si256(raw, low4);
     __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    UNROLL
     for (int t = 0; t < nt; t++) {
         const char *pair = pair0 + t * x_stride;
         __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)pair)),
@@ -147,6 +149,7 @@ q4_0_group_step(const block_q4_0 *b, const char *group, size_t x_stride, __m256 
 {
     __m256 dw8 = q4_0_scales8(b);
     __m256 d8[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         d8[t] = _mm256_mul_ps(dw8, _mm256_loadu_ps((const float *)(group + t * x_stride + 4 * Q4_0_PAIR_BYTES)));
     q4_0_group_pair(b, group, x_stride, d8, _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), even, nt);
@@ -165,6 +168,7 @@ dot_q4_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
 {
     const block_q4_0 *wb = w;
     __m256 even[MAX_TOK], odd[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         even[t] = odd[t] = _mm256_setzero_ps();
     int64_t nb = n / QK4_0, g = 0;
@@ -176,6 +180,7 @@ dot_q4_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         memcpy(tail, wb + 8 * g, (size_t)(nb - 8 * g) * sizeof *wb);
         q4_0_group_step(tail, (const char *)x + g * Q4_0_GROUP_BYTES, x_stride, even, odd, nt);
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
 }
@@ -185,6 +190,7 @@ dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
 {
     const block_q8_0 *wb = w;
     __m256 even[MAX_TOK], odd[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         even[t] = odd[t] = _mm256_setzero_ps();
     int64_t nb = n / QK8_0, b = 0;
@@ -197,6 +203,7 @@ dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
     if (b < nb)
         q8_block_step(_mm256_loadu_si256((const __m256i *)wb[b].qs), half_to_float(wb[b].d), x,
                       x_stride, b, even, nt);
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
 }
@@ -239,6 +246,7 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
 {
     const block_q4_K *wb = w;
     __m256 acc[MAX_TOK], acc_min[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = acc_min[t] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F);
@@ -251,6 +259,7 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
         float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
         __m256i sum[MAX_TOK];
+        UNROLL
         for (int t = 0; t < nt; t++)
             sum[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
@@ -259,6 +268,7 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
             __m256i sc_lo = _mm256_shuffle_epi8(scale_bytes, spread_byte(2 * c));
             __m256i sc_hi = _mm256_shuffle_epi8(scale_bytes, spread_byte(2 * c + 1));
+            UNROLL
             for (int t = 0; t < nt; t++) {
                 const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
                 __m256i y0 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c));
@@ -268,6 +278,7 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
                 sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(p0, p1));
             }
         }
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins16);
@@ -275,6 +286,7 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dminw), _mm256_cvtepi32_ps(m), acc_min[t]);
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
 }
@@ -295,12 +307,14 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
 {
     const block_q6_K *wb = w;
     __m256 acc[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(3);
     for (int64_t b = 0; b < n / QK_K; b++) {
         __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[b].scales));
         __m256i sum[MAX_TOK];
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16);
@@ -323,6 +337,7 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             for (int k = 0; k < 4; k++) {
                 __m256i scale = _mm256_shuffle_epi8(half_scales,
                                                     _mm256_loadu_si256((const __m256i *)Q6_K_SCALE_PICK[k]));
+                UNROLL
                 for (int t = 0; t < nt; t++) {
                     const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
                     __m256i y = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * k));
@@ -331,11 +346,13 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             }
         }
         float dw = half_to_float(wb[b].d);
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(acc[t]);
 }
@@ -362,6 +379,7 @@ dot_q5_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
     const block_q5_0 *wb = w;
     const __m256i sixteen = _mm256_set1_epi8(16);
     __m256 even[MAX_TOK], odd[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         even[t] = odd[t] = _mm256_setzero_ps();
     int64_t nb = n / QK5_0;
@@ -374,6 +392,7 @@ dot_q5_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(wb[b + 1].qs), q5_high_bits(wb[b + 1].qh)), sixteen);
         q8_block_step(q, half_to_float(wb[b + 1].d), x, x_stride, b + 1, odd, nt);
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
 }
@@ -383,6 +402,7 @@ static inline __attribute__((always_inline)) void
 q8_1_block_step(__m256i q, float dw, float mw, const void *x, size_t x_stride, int64_t b,
                 __m256 *acc, float *acc_m, int nt)
 {
+    UNROLL
     for (int t = 0; t < nt; t++) {
         const block_q8_1 *xb = (const block_q8_1 *)((const char *)x + t * x_stride) + b;
         __m256i y = _mm256_loadu_si256((const __m256i *)xb->qs);
@@ -398,6 +418,7 @@ dot_q5_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
     const block_q5_1 *wb = w;
     __m256 even[MAX_TOK], odd[MAX_TOK];
     float acc_m[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++) {
         even[t] = odd[t] = _mm256_setzero_ps();
         acc_m[t] = 0;
@@ -412,6 +433,7 @@ dot_q5_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         q8_1_block_step(q, half_to_float(wb[b + 1].d), half_to_float(wb[b + 1].m), x, x_stride, b + 1, odd,
                         acc_m, nt);
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + acc_m[t];
 }
@@ -456,6 +478,7 @@ q4_1_group_pair(const block_q4_1 *b0, const char *group, size_t x_stride, const 
                                           _mm_loadu_si128((const __m128i *)b0[1].qs), 1);
     __m256i lo = _mm256_and_si256(raw, low4);
     __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    UNROLL
     for (int t = 0; t < nt; t++) {
         const char *pair = group + t * x_stride;
         __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)pair)),
@@ -471,6 +494,7 @@ q4_1_group_step(const block_q4_1 *b, const char *group, size_t x_stride, __m256 
 {
     __m256 dw8 = q4_1_halves8(b, 0), mw8 = q4_1_halves8(b, 1);
     __m256 d8[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++) {
         const float *ds = (const float *)(group + t * x_stride + 256);
         d8[t] = _mm256_mul_ps(dw8, _mm256_loadu_ps(ds));
@@ -488,6 +512,7 @@ dot_q4_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
 {
     const block_q4_1 *wb = w;
     __m256 even[MAX_TOK], odd[MAX_TOK], acc_m[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         even[t] = odd[t] = acc_m[t] = _mm256_setzero_ps();
     int64_t nb = n / QK4_1, g = 0;
@@ -499,6 +524,7 @@ dot_q4_1_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         memcpy(tail, wb + 8 * g, (size_t)(nb - 8 * g) * sizeof *wb);
         q4_1_group_step(tail, (const char *)x + g * Q4_1_GROUP_BYTES, x_stride, even, odd, acc_m, nt);
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t])) + hsum8(acc_m[t]);
 }
@@ -509,6 +535,7 @@ dot_q5_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
 {
     const block_q5_K *wb = w;
     __m256 acc[MAX_TOK], acc_min[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = acc_min[t] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
@@ -521,6 +548,7 @@ dot_q5_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
         __m256i qh = _mm256_loadu_si256((const __m256i *)wb[b].qh);
         __m256i sum[MAX_TOK];
+        UNROLL
         for (int t = 0; t < nt; t++)
             sum[t] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
@@ -532,6 +560,7 @@ dot_q5_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
                                          _mm256_slli_epi16(h_hi, 4));
             __m256i sc_lo = _mm256_shuffle_epi8(scale_bytes, spread_byte(2 * c));
             __m256i sc_hi = _mm256_shuffle_epi8(scale_bytes, spread_byte(2 * c + 1));
+            UNROLL
             for (int t = 0; t < nt; t++) {
                 const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
                 __m256i y0 = _mm256_loadu_si256((const __m256i *)(xb->qs + 64 * c));
@@ -541,6 +570,7 @@ dot_q5_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
                 sum[t] = _mm256_add_epi32(sum[t], _mm256_add_epi32(p0, p1));
             }
         }
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins16);
@@ -548,6 +578,7 @@ dot_q5_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dminw), _mm256_cvtepi32_ps(m), acc_min[t]);
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
 }
@@ -560,6 +591,7 @@ dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
 {
     const block_q2_K *wb = w;
     __m256 acc[MAX_TOK], acc_min[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = acc_min[t] = _mm256_setzero_ps();
     const __m128i low4 = _mm_set1_epi8(0x0F);
@@ -570,6 +602,7 @@ dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed_scales, 4), low4));
         float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
         __m256i sum[MAX_TOK];
+        UNROLL
         for (int t = 0; t < nt; t++)
             sum[t] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
@@ -580,6 +613,7 @@ dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
                 __m256i q = _mm256_and_si256(_mm256_srli_epi16(q32, 2 * j), low2);
                 __m256i scale = _mm256_shuffle_epi8(half_scales,
                                                     _mm256_loadu_si256((const __m256i *)Q6_K_SCALE_PICK[j]));
+                UNROLL
                 for (int t = 0; t < nt; t++) {
                     const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
                     __m256i y = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * j));
@@ -587,6 +621,7 @@ dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
                 }
             }
         }
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins16);
@@ -594,6 +629,7 @@ dot_q2_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dminw), _mm256_cvtepi32_ps(m), acc_min[t]);
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
 }
@@ -606,6 +642,7 @@ dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
 {
     const block_q3_K *wb = w;
     __m256 acc[MAX_TOK];
+    UNROLL
     for (int t = 0; t < nt; t++)
         acc[t] = _mm256_setzero_ps();
     const __m256i low2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
@@ -622,6 +659,7 @@ dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         __m256i scales16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(packed, _mm_set1_epi8(32)));
         __m256i hmask = _mm256_loadu_si256((const __m256i *)wb[b].hmask);
         __m256i sum[MAX_TOK];
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16);
@@ -637,6 +675,7 @@ dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
                                             _mm256_slli_epi16(third, 2));
                 __m256i scale = _mm256_shuffle_epi8(half_scales,
                                                     _mm256_loadu_si256((const __m256i *)Q6_K_SCALE_PICK[j]));
+                UNROLL
                 for (int t = 0; t < nt; t++) {
                     const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
                     __m256i y = _mm256_loadu_si256((const __m256i *)(xb->qs + 128 * h + 32 * j));
@@ -645,11 +684,13 @@ dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             }
         }
         float dw = half_to_float(wb[b].d);
+        UNROLL
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
         }
     }
+    UNROLL
     for (int t = 0; t < nt; t++)
         out[t] = hsum8(acc[t]);
 }
@@ -676,17 +717,20 @@ static inline float load1_bf16(const void *p, int64_t i) { return lk_bf16_to_f32
                                                            float *out, int nt)              \
     {                                                                                        \
         __m256 acc0[MAX_TOK], acc1[MAX_TOK];                                                 \
+        UNROLL                                                                               \
         for (int t = 0; t < nt; t++)                                                         \
             acc0[t] = acc1[t] = _mm256_setzero_ps();                                         \
         int64_t i = 0;                                                                       \
         for (; i + 16 <= n; i += 16) {                                                       \
             __m256 w0 = load8(w, i), w1 = load8(w, i + 8);                                   \
+            UNROLL                                                                           \
             for (int t = 0; t < nt; t++) {                                                   \
                 const float *xt = (const float *)((const char *)x + t * x_stride);           \
                 acc0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt + i), acc0[t]);             \
                 acc1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + i + 8), acc1[t]);         \
             }                                                                                \
         }                                                                                    \
+        UNROLL                                                                               \
         for (int t = 0; t < nt; t++) {                                                       \
             const float *xt = (const float *)((const char *)x + t * x_stride);               \
             float sum = hsum8(_mm256_add_ps(acc0[t], acc1[t]));                              \
@@ -963,6 +1007,12 @@ void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
     int split_prep = prep && n_chunks > 1 && n_tok * w->cols >= SPLIT_PREP_ELEMENTS;
     if (prep && !split_prep)
         prepare_part(&k, x, w->cols, n_tok, work, act_row_bytes, 0, 1);
+    if (n_chunks == 1) {
+        /* no OpenMP construct at all: even an inactive region costs a team, and attention
+         * calls this once per chunk of keys from inside its own region */
+        lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, 0, w->rows);
+        return;
+    }
     /* one region per product: each thread quantizes its share of the activations (when
      * that is worth a barrier), then takes its rows */
 #ifdef _OPENMP

@@ -979,6 +979,12 @@ void lk_neon_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
     int n_chunks = n_threads > 1 ? n_threads : 1;
     if (n_chunks > w->rows)
         n_chunks = (int)w->rows;
+    if (n_chunks == 1) {
+        /* no OpenMP construct at all: even an inactive region costs a team, and attention
+         * calls this once per chunk of keys from inside its own region */
+        lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, 0, w->rows);
+        return;
+    }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(n_chunks) schedule(static) if (n_chunks > 1)
 #endif

@@ -373,6 +373,10 @@ void lk_scalar_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_to
     int n_chunks = n_threads > 1 ? n_threads : 1;
     if (n_chunks > w->rows)
         n_chunks = (int)w->rows;
+    if (n_chunks == 1) { /* no OpenMP construct: even an inactive region costs a team */
+        matmul_rows(w, &k, act, act_row_bytes, y, n_tok, 0, w->rows);
+        return;
+    }
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(n_chunks) schedule(static) if (n_chunks > 1)
 #endif
