@@ -45,12 +45,13 @@ static void residual_add(float *x, const float *delta, int64_t n)
         x[i] += delta[i];
 }
 
-/* Stores token t's keys and values (kv_dim floats each) in the cache's type. */
+/* Stores token t's keys and values (kv_dim floats each) in the cache's type, head by head. */
 static void store_kv(lt_kvcache *kv, int32_t layer, size_t pos, const float *k, const float *v)
 {
-    int64_t width = (int64_t)kv->n_kv_heads * kv->head_dim;
-    lk_quantize_row(kv->type, k, lt_kv_k(kv, layer, pos), width);
-    lk_quantize_row(kv->type, v, lt_kv_v(kv, layer, pos), width);
+    for (int32_t h = 0; h < kv->n_kv_heads; h++) {
+        lk_quantize_row(kv->type, k + (int64_t)h * kv->head_dim, lt_kv_k(kv, layer, h, pos), kv->head_dim);
+        lk_quantize_row(kv->type, v + (int64_t)h * kv->head_dim, lt_kv_v(kv, layer, h, pos), kv->head_dim);
+    }
 }
 
 /* The query heads that share kv head `kv_head` (GQA: n_heads / n_kv_heads of them, stored

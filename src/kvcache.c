@@ -2,10 +2,12 @@
  * kvcache.c — the unbounded KV cache: chunks, accounting, and growth that either
  * succeeds whole or leaves the cache untouched.
  *
- * Chunk layout: for each layer, the keys of chunk_tokens tokens, then their values;
- * each token's row holds its n_kv_heads heads one after another. A head of consecutive
- * tokens is therefore a strided matrix (stride row_bytes), which the matmul kernels take
- * as it is: attention scores for one head over a chunk are one lk_matmul call.
+ * Chunk layout: for each layer, the keys of chunk_tokens tokens, then their values; within
+ * each, head by head, that head's rows of consecutive tokens one after another. A head of a
+ * chunk is therefore one contiguous matrix (attention's scores for it are one lk_matmul
+ * call) and attention streams it: with every token's heads side by side instead, one
+ * head's pass read a third of each row's bytes (SmolLM2) and the heads made separate passes
+ * over the same lines, which left attention at long context waiting on memory.
  */
 #include <string.h>
 
@@ -101,16 +103,22 @@ static uint8_t *layer_base(const lt_kvcache *kv, int32_t layer, size_t c, int va
     return kv->chunks[c] + ((size_t)layer * 2 + (size_t)values) * block;
 }
 
-uint8_t *lt_kv_k(const lt_kvcache *kv, int32_t layer, size_t t)
+/* Head `head`'s rows of chunk c: chunk_tokens rows of head_bytes, one after another. */
+static uint8_t *head_base(const lt_kvcache *kv, int32_t layer, int32_t head, size_t c, int values)
 {
-    size_t T = (size_t)kv->chunk_tokens;
-    return layer_base(kv, layer, t / T, 0) + (t % T) * kv->row_bytes;
+    return layer_base(kv, layer, c, values) + (size_t)head * (size_t)kv->chunk_tokens * kv->head_bytes;
 }
 
-uint8_t *lt_kv_v(const lt_kvcache *kv, int32_t layer, size_t t)
+uint8_t *lt_kv_k(const lt_kvcache *kv, int32_t layer, int32_t head, size_t t)
 {
     size_t T = (size_t)kv->chunk_tokens;
-    return layer_base(kv, layer, t / T, 1) + (t % T) * kv->row_bytes;
+    return head_base(kv, layer, head, t / T, 0) + (t % T) * kv->head_bytes;
+}
+
+uint8_t *lt_kv_v(const lt_kvcache *kv, int32_t layer, int32_t head, size_t t)
+{
+    size_t T = (size_t)kv->chunk_tokens;
+    return head_base(kv, layer, head, t / T, 1) + (t % T) * kv->head_bytes;
 }
 
 static lk_matrix block(const lt_kvcache *kv, int32_t layer, int32_t head, size_t c, int values)
@@ -121,8 +129,8 @@ static lk_matrix block(const lt_kvcache *kv, int32_t layer, int32_t head, size_t
     m.type = kv->type;
     m.rows = (int64_t)rows;
     m.cols = kv->head_dim;
-    m.row_stride = kv->row_bytes;
-    m.data = layer_base(kv, layer, c, values) + (size_t)head * kv->head_bytes;
+    m.row_stride = kv->head_bytes;
+    m.data = head_base(kv, layer, head, c, values);
     return m;
 }
 

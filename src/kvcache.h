@@ -42,9 +42,9 @@ size_t lt_kv_capacity(const lt_kvcache *kv);
 /* What one growth step charges a budget, bookkeeping included. */
 size_t lt_kv_chunk_cost(const lt_kvcache *kv);
 
-/* Where token `t`'s keys (values) of `layer` live: row_bytes bytes, n_kv_heads heads. */
-uint8_t *lt_kv_k(const lt_kvcache *kv, int32_t layer, size_t t);
-uint8_t *lt_kv_v(const lt_kvcache *kv, int32_t layer, size_t t);
+/* Where head `head` of token `t`'s keys (values) of `layer` lives: head_bytes bytes. */
+uint8_t *lt_kv_k(const lt_kvcache *kv, int32_t layer, int32_t head, size_t t);
+uint8_t *lt_kv_v(const lt_kvcache *kv, int32_t layer, int32_t head, size_t t);
 
 /* The keys (values) of head `head` of `layer` for the tokens of chunk c that are stored,
  * as a matrix the kernels can multiply: one row per token. */
