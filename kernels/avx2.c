@@ -122,22 +122,38 @@ static inline __m256 q4_0_scales8(const block_q4_0 *b)
     return _mm256_cvtph_ps(h);
 }
 
+/* The nibbles of two 16-byte q4 blocks side by side (block 0 in the low lane): low nibbles
+ * in *lo, high nibbles in *hi, as unsigned bytes. */
+static inline __attribute__((always_inline)) void
+unpack_block_pair(const uint8_t *qs0, const uint8_t *qs1, __m256i *lo, __m256i *hi)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
+                                          _mm_loadu_si128((const __m128i *)qs1), 1);
+    *lo = _mm256_and_si256(raw, low4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+}
+
+/* lo · pair[0..31] + hi · pair[32..63] as 16 int16 sums of two products each. */
+static inline __m256i pair_products(__m256i lo, __m256i hi, const char *pair)
+{
+    return _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)pair)),
+                            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(pair + 32))));
+}
+
 /* Pair k of a q4_0 group for every token; one permute spreads the pair's two products
  * dw * dx over the four lanes of each block. */
 static inline __attribute__((always_inline)) void
 q4_0_group_pair(const block_q4_0 *b0, const char *pair0, size_t x_stride, const __m256 *d8, __m256i pick,
                 __m256 *acc, int nt)
 {
-    const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0[0].qs)),
-                                          _mm_loadu_si128((const __m128i *)b0[1].qs), 1);
-    __m256i lo = _mm256_and_si256(raw, low4);
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i lo, hi;
+    unpack_block_pair(b0[0].qs, b0[1].qs, &lo, &hi);
     UNROLL
     for (int t = 0; t < nt; t++) {
         const char *pair = pair0 + t * x_stride;
-        __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)pair)),
-                                       _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(pair + 32))));
+        __m256i p16 = pair_products(lo, hi, pair);
         __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(p16, ones), _mm256_loadu_si256((const __m256i *)(pair + 64)));
         __m256 d = _mm256_permutevar8x32_ps(d8[t], pick);
         acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc[t]);
@@ -473,16 +489,13 @@ static inline __attribute__((always_inline)) void
 q4_1_group_pair(const block_q4_1 *b0, const char *group, size_t x_stride, const __m256 *d8, __m256i pick,
                 __m256 *acc, int nt)
 {
-    const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0[0].qs)),
-                                          _mm_loadu_si128((const __m128i *)b0[1].qs), 1);
-    __m256i lo = _mm256_and_si256(raw, low4);
-    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i lo, hi;
+    unpack_block_pair(b0[0].qs, b0[1].qs, &lo, &hi);
     UNROLL
     for (int t = 0; t < nt; t++) {
         const char *pair = group + t * x_stride;
-        __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)pair)),
-                                       _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(pair + 32))));
+        __m256i p16 = pair_products(lo, hi, pair);
         __m256 d = _mm256_permutevar8x32_ps(d8[t], pick);
         acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc[t]);
     }
