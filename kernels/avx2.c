@@ -224,19 +224,42 @@ dot_q8_0_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         out[t] = hsum8(_mm256_add_ps(even[t], odd[t]));
 }
 
-/* The 6-bit scales and mins of a q4_K / q5_K block, as 8 bytes each (little-endian
- * uint64), four bytes at a time (layout in scalar.c's k4_scale_min). */
-static inline void k4_scales_mins(const uint8_t q[12], uint64_t *scales, uint64_t *mins)
+/* The head every q4_K / q5_K block starts with: d and dmin (halves), then twelve bytes of
+ * 6-bit scales and mins (layout in scalar.c's k4_scale_min), unpacked from one 16-byte
+ * load without leaving the vector unit:
+ *   scale_bytes: the eight scales as bytes, repeated in every 64-bit lane (spread_byte);
+ *   mins16: the eight mins as int16, each twice (one per 16-element bsum of its sub-block);
+ *   d_dmin: [d, d, -dmin, -dmin] in both halves, for k4_accumulate. */
+static inline __attribute__((always_inline)) void
+k4_unpack_head(const void *block, __m256i *scale_bytes, __m256i *mins16, __m256 *d_dmin)
 {
-    uint32_t q0, q1, q2;
-    memcpy(&q0, q, 4);
-    memcpy(&q1, q + 4, 4);
-    memcpy(&q2, q + 8, 4);
-    uint32_t sc_lo = q0 & 0x3F3F3F3Fu, min_lo = q1 & 0x3F3F3F3Fu;
-    uint32_t sc_hi = (q2 & 0x0F0F0F0Fu) | ((q0 >> 6) & 0x03030303u) << 4;
-    uint32_t min_hi = ((q2 >> 4) & 0x0F0F0F0Fu) | ((q1 >> 6) & 0x03030303u) << 4;
-    *scales = sc_lo | (uint64_t)sc_hi << 32;
-    *mins = min_lo | (uint64_t)min_hi << 32;
+    const __m128i head = _mm_loadu_si128((const __m128i *)block); /* d, dmin, q[0..11] */
+    /* low 6 bits: scales 0-3 are q[0..3], scales 4-7 the low nibbles of q[8..11], mins 0-3
+     * q[4..7], mins 4-7 the high nibbles of q[8..11] */
+    const __m128i low_pick = _mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m128i keep_low = _mm_setr_epi8(0x3F, 0x3F, 0x3F, 0x3F, 0x0F, 0x0F, 0x0F, 0x0F, 0x3F, 0x3F, 0x3F,
+                                           0x3F, 0, 0, 0, 0);
+    const __m128i keep_high_nibble = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0F, 0x0F, 0x0F, 0x0F);
+    /* bits 4-5 of scales 4-7 and mins 4-7: the top two bits of q[0..3] and q[4..7] */
+    const __m128i top_pick = _mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11);
+    __m128i low = _mm_shuffle_epi8(head, low_pick);
+    __m128i six = _mm_or_si128(_mm_and_si128(low, keep_low), _mm_and_si128(_mm_srli_epi16(low, 4), keep_high_nibble));
+    __m128i top = _mm_and_si128(_mm_srli_epi16(_mm_shuffle_epi8(head, top_pick), 2), _mm_set1_epi8(0x30));
+    __m128i scales_mins = _mm_or_si128(six, top); /* bytes 0-7 scales, 8-15 mins */
+    *scale_bytes = _mm256_broadcastq_epi64(scales_mins);
+    *mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scales_mins, scales_mins));
+    __m128 d = _mm_cvtph_ps(head); /* [d, dmin, -, -] */
+    __m128 pair = _mm_xor_ps(_mm_unpacklo_ps(d, d), _mm_setr_ps(0.0f, 0.0f, -0.0f, -0.0f));
+    *d_dmin = _mm256_set_m128(pair, pair);
+}
+
+/* acc += xd * (d * sum - dmin * m) for a q4_K / q5_K block: the sums of scaled products and
+ * of mins times bsums are paired up lane by lane (hadd), so one conversion and one fma
+ * take both. */
+static inline __m256 k4_accumulate(__m256 acc, __m256i sum, __m256i m, __m256 d_dmin, float xd)
+{
+    __m256 both = _mm256_cvtepi32_ps(_mm256_hadd_epi32(sum, m));
+    return _mm256_fmadd_ps(_mm256_mul_ps(d_dmin, _mm256_set1_ps(xd)), both, acc);
 }
 
 /* pshufb controls that spread byte s of a broadcast 8-byte group over all 16-bit lanes
@@ -261,19 +284,15 @@ static inline __attribute__((always_inline)) void
 dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
     const block_q4_K *wb = w;
-    __m256 acc[MAX_TOK], acc_min[MAX_TOK];
+    __m256 acc[MAX_TOK];
     UNROLL
     for (int t = 0; t < nt; t++)
-        acc[t] = acc_min[t] = _mm256_setzero_ps();
+        acc[t] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint64_t scales, mins;
-        k4_scales_mins(wb[b].scales, &scales, &mins);
-        __m256i scale_bytes = _mm256_set1_epi64x((long long)scales);
-        /* min of sub-block s for both of its 16-element bsums, as 16 int16 */
-        __m128i m8 = _mm_cvtsi64_si128((long long)mins);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-        float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
+        __m256i scale_bytes, mins16;
+        __m256 d_dmin;
+        k4_unpack_head(&wb[b], &scale_bytes, &mins16, &d_dmin);
         __m256i sum[MAX_TOK];
         UNROLL
         for (int t = 0; t < nt; t++)
@@ -298,13 +317,12 @@ dot_q4_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins16);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
-            acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dminw), _mm256_cvtepi32_ps(m), acc_min[t]);
+            acc[t] = k4_accumulate(acc[t], sum[t], m, d_dmin, xb->d);
         }
     }
     UNROLL
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
+        out[t] = hsum8(acc[t]);
 }
 
 /* pshufb controls: with the 8 int16 scales of one half of a q6_K block in both 128-bit
@@ -336,6 +354,7 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
             __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), scales16);
             sum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
         }
+        UNROLL
         for (int h = 0; h < 2; h++) {
             __m256i ql0 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h));
             __m256i ql1 = _mm256_loadu_si256((const __m256i *)(wb[b].ql + 64 * h + 32));
@@ -350,6 +369,7 @@ dot_q6_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), low2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
+            UNROLL
             for (int k = 0; k < 4; k++) {
                 __m256i scale = _mm256_shuffle_epi8(half_scales,
                                                     _mm256_loadu_si256((const __m256i *)Q6_K_SCALE_PICK[k]));
@@ -547,18 +567,15 @@ static inline __attribute__((always_inline)) void
 dot_q5_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out, int nt)
 {
     const block_q5_K *wb = w;
-    __m256 acc[MAX_TOK], acc_min[MAX_TOK];
+    __m256 acc[MAX_TOK];
     UNROLL
     for (int t = 0; t < nt; t++)
-        acc[t] = acc_min[t] = _mm256_setzero_ps();
+        acc[t] = _mm256_setzero_ps();
     const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint64_t scales, mins;
-        k4_scales_mins(wb[b].scales, &scales, &mins);
-        __m256i scale_bytes = _mm256_set1_epi64x((long long)scales);
-        __m128i m8 = _mm_cvtsi64_si128((long long)mins);
-        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
-        float dw = half_to_float(wb[b].d), dminw = half_to_float(wb[b].dmin);
+        __m256i scale_bytes, mins16;
+        __m256 d_dmin;
+        k4_unpack_head(&wb[b], &scale_bytes, &mins16, &d_dmin);
         __m256i qh = _mm256_loadu_si256((const __m256i *)wb[b].qh);
         __m256i sum[MAX_TOK];
         UNROLL
@@ -587,13 +604,12 @@ dot_q5_K_n(const void *w, const void *x, size_t x_stride, int64_t n, float *out,
         for (int t = 0; t < nt; t++) {
             const block_q8_K *xb = (const block_q8_K *)((const char *)x + t * x_stride) + b;
             __m256i m = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)xb->bsums), mins16);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dw), _mm256_cvtepi32_ps(sum[t]), acc[t]);
-            acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb->d * dminw), _mm256_cvtepi32_ps(m), acc_min[t]);
+            acc[t] = k4_accumulate(acc[t], sum[t], m, d_dmin, xb->d);
         }
     }
     UNROLL
     for (int t = 0; t < nt; t++)
-        out[t] = hsum8(_mm256_sub_ps(acc[t], acc_min[t]));
+        out[t] = hsum8(acc[t]);
 }
 
 /* q2_K: 2-bit quants at bits 2j of qs[32h + l] for element 128h + 32j + l; scales[s] has
