@@ -1068,6 +1068,10 @@ void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
     int n_chunks = n_threads > 1 ? n_threads : 1;
     if (n_chunks > w->rows)
         n_chunks = (int)w->rows;
+    if (n_chunks > MAX_SHARES)
+        n_chunks = MAX_SHARES;
+    if (w->rows > (int64_t)UINT32_MAX) /* a share holds row numbers in 32 bits */
+        n_chunks = 1;
     int split_prep = prep && n_chunks > 1 && n_tok * w->cols >= SPLIT_PREP_ELEMENTS;
     if (prep && !split_prep)
         prepare_part(&k, x, w->cols, n_tok, work, act_row_bytes, 0, 1);
@@ -1078,7 +1082,9 @@ void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
         return;
     }
     /* one region per product: each thread quantizes its share of the activations (when
-     * that is worth a barrier), then takes its rows */
+     * that is worth a barrier), then takes rows (row_share) */
+    row_share shares[MAX_SHARES];
+    row_shares_init(shares, n_chunks, w->rows);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n_chunks) if (n_chunks > 1)
 #endif
@@ -1094,7 +1100,7 @@ void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
 #pragma omp barrier
 #endif
         }
-        lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, w->rows * c / nc, w->rows * (c + 1) / nc);
+        lk_rows_matmul_shared(w, k.dot, act, act_row_bytes, y, n_tok, shares, n_chunks, c);
     }
 }
 

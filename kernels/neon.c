@@ -55,6 +55,10 @@
 #include <stddef.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "quant.h"
 #include "rows.h"
 
@@ -979,18 +983,28 @@ void lk_neon_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
     int n_chunks = n_threads > 1 ? n_threads : 1;
     if (n_chunks > w->rows)
         n_chunks = (int)w->rows;
+    if (n_chunks > MAX_SHARES)
+        n_chunks = MAX_SHARES;
+    if (w->rows > (int64_t)UINT32_MAX) /* a share holds row numbers in 32 bits */
+        n_chunks = 1;
     if (n_chunks == 1) {
         /* no OpenMP construct at all: even an inactive region costs a team, and attention
          * calls this once per chunk of keys from inside its own region */
         lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, 0, w->rows);
         return;
     }
+    row_share shares[MAX_SHARES];
+    row_shares_init(shares, n_chunks, w->rows);
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(n_chunks) schedule(static) if (n_chunks > 1)
+#pragma omp parallel num_threads(n_chunks)
 #endif
-    for (int c = 0; c < n_chunks; c++)
-        lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, w->rows * c / n_chunks,
-                    w->rows * (c + 1) / n_chunks);
+    {
+        int c = 0;
+#ifdef _OPENMP
+        c = omp_get_thread_num();
+#endif
+        lk_rows_matmul_shared(w, k.dot, act, act_row_bytes, y, n_tok, shares, n_chunks, c);
+    }
 }
 
 /* ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include "kernels.h"
 #include "latent.h"
 #include "quant.h"
+#include "rows.h"
 
 /* ---------------------------------------------------------------------------
  * Deterministic random numbers (xorshift64*)
@@ -674,6 +675,74 @@ static void test_silu_mul(void)
     }
 }
 
+/* ---------------------------------------------------------------------------
+ * Row shares (rows.h): how the SIMD products split rows over threads
+ * ------------------------------------------------------------------------- */
+
+/* Threads of a team, some of them absent, take pieces in an interleaving chosen at random,
+ * each as lk_rows_matmul_shared does: its own share from the front, then the others' from
+ * the back. Every row must be taken exactly once, and a thread's own pieces must follow
+ * one another from the front. */
+static void test_row_shares(void)
+{
+    static const int teams[] = {1, 2, 3, 4, 7, MAX_SHARES};
+    static const int64_t row_counts[] = {1, 2, 5, 64, 1000, 123457};
+    static unsigned char taken[123457];
+    int runs = 0;
+    for (size_t ti = 0; ti < sizeof teams / sizeof *teams; ti++) {
+        for (size_t ri = 0; ri < sizeof row_counts / sizeof *row_counts; ri++) {
+            for (int trial = 0; trial < 4; trial++) {
+                int n = teams[ti];
+                int64_t rows = row_counts[ri], piece = 1 + (int64_t)(rnd32() % 97);
+                row_share shares[MAX_SHARES];
+                row_shares_init(shares, n, rows);
+                memset(taken, 0, (size_t)rows);
+                int step[MAX_SHARES], present[MAX_SHARES], n_present = 0;
+                int64_t own_next[MAX_SHARES];
+                for (int c = 0; c < n; c++) {
+                    step[c] = 0;
+                    own_next[c] = rows * c / n;
+                    present[c] = trial == 0 || c == 0 || rnd32() % 3 != 0; /* thread 0 always */
+                    n_present += present[c];
+                }
+                int ok_order = 1, ok_bounds = 1;
+                while (n_present > 0) {
+                    int c = (int)(rnd32() % (uint32_t)n);
+                    if (!present[c])
+                        continue;
+                    int64_t r0, r1;
+                    int k = step[c], from = (c + k) % n;
+                    if (!row_share_take(&shares[from], piece, k > 0, &r0, &r1)) {
+                        if (++step[c] == n) {
+                            present[c] = 0;
+                            n_present--;
+                        }
+                        continue;
+                    }
+                    if (r0 < rows * from / n || r1 > rows * (from + 1) / n || r0 >= r1 || r1 - r0 > piece)
+                        ok_bounds = 0;
+                    if (k == 0) {
+                        if (r0 != own_next[c])
+                            ok_order = 0;
+                        own_next[c] = r1;
+                    }
+                    for (int64_t r = r0; r < r1 && r >= 0 && r < rows; r++)
+                        taken[r]++;
+                }
+                int64_t wrong = 0;
+                for (int64_t r = 0; r < rows; r++)
+                    wrong += taken[r] != 1;
+                CHECK(wrong == 0 && ok_order && ok_bounds,
+                      "row shares, team of %d over %lld rows, pieces of %lld: %lld rows not taken exactly "
+                      "once, own share in order %d, pieces within their share %d",
+                      n, (long long)rows, (long long)piece, (long long)wrong, ok_order, ok_bounds);
+                runs++;
+            }
+        }
+    }
+    printf("row shares: %d teams (some threads absent), every row taken once\n", runs);
+}
+
 int main(void)
 {
     printf("kernels: %s against scalar\n", LK_ISA_NAME);
@@ -685,5 +754,6 @@ int main(void)
     test_rope();
     test_softmax();
     test_silu_mul();
+    test_row_shares();
     return test_done();
 }
