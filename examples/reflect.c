@@ -81,7 +81,8 @@ static void usage(FILE *f)
             "  --temp T --top-k K --top-p P --min-p M --repeat-penalty R   sampling\n"
             "  -t, --threads N          threads (default: every core)\n"
             "  --kv-type f16|f32|q8_0   KV cache entries (default f16; q8_0 lives longer)\n"
-            "  --kv-chunk N             tokens per growth step of the memory (default 64)\n"
+            "  --kv-chunk N             tokens per growth step of the memory (default: the library's,\n"
+            "                           64 KiB of each head, at most 1/64 of the budget)\n"
             "  --max-tokens N           end a life after N tokens (cause \"limit\"); 0: never\n"
             "%s",
             wall_usage());

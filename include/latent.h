@@ -410,7 +410,9 @@ typedef struct latent_context_params {
     latent_kv_type kv_type; /* default LATENT_KV_F16 */
     size_t mem_budget;      /* bytes this context may hold (KV + scratch); 0: no limit */
     int32_t n_batch;        /* prompt tokens evaluated together; default 32 */
-    int32_t kv_chunk;       /* tokens per KV growth step; default 64 */
+    int32_t kv_chunk;       /* tokens per KV growth step; 0 (default): enough that a step
+                             * holds 64 KiB of each head's keys (attention streams them),
+                             * at most 1/64 of mem_budget, at least 64 tokens */
     int all_logits;         /* keep the logits of every position of each eval (perplexity) */
 } latent_context_params;
 

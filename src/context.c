@@ -21,7 +21,7 @@ latent_context_params latent_context_default_params(void)
     p.kv_type = LATENT_KV_F16;
     p.mem_budget = 0;
     p.n_batch = 32;
-    p.kv_chunk = 64;
+    p.kv_chunk = 0;
     p.all_logits = 0;
     return p;
 }
@@ -105,7 +105,7 @@ latent_status latent_context_create(const latent_model *model, const latent_cont
     ctx->n_threads = p.n_threads ? p.n_threads : default_threads();
     ctx->n_batch = p.n_batch ? p.n_batch : 32;
     latent_status st = lt_kv_init(&ctx->kv, kv_type, hp->n_layers, hp->n_kv_heads, hp->head_dim,
-                                  p.kv_chunk ? p.kv_chunk : 64);
+                                  p.kv_chunk, p.mem_budget);
     if (st != LATENT_OK) {
         latent_context_free(ctx);
         return st;

@@ -27,8 +27,9 @@ typedef struct lt_kvcache {
     size_t peak_chunks;
 } lt_kvcache;
 
+/* chunk_tokens 0: chosen from the size of a head's row and the budget's limit (0: none). */
 latent_status lt_kv_init(lt_kvcache *kv, uint32_t type, int32_t n_layers, int32_t n_kv_heads,
-                         int32_t head_dim, int32_t chunk_tokens);
+                         int32_t head_dim, int32_t chunk_tokens, size_t budget_limit);
 /* Makes room for `n_tokens` tokens in total. On failure nothing changes. */
 latent_status lt_kv_reserve(lt_kvcache *kv, lt_budget *budget, size_t n_tokens);
 /* Frees every chunk (the cache holds no tokens afterwards); keeps the chunk table. */

@@ -253,6 +253,48 @@ static void check_quantized(const char *path, const golden *g)
     }
 }
 
+/* The growth step the library picks (kv_chunk 0): 64 KiB of each head's keys, in steps of
+ * 64 tokens, at most 4096 tokens, and under a budget at most 1/64 of it. stories260K: 5
+ * layers, 4 kv heads of 8 dims, so an f16 head row is 16 bytes and a token 640. */
+static size_t chunk_tokens_for(const latent_model *m, size_t budget, latent_kv_type type)
+{
+    latent_context_params cp = latent_context_default_params();
+    cp.mem_budget = budget;
+    cp.kv_type = type;
+    latent_context *ctx = NULL;
+    if (latent_context_create(m, &cp, &ctx) != LATENT_OK)
+        return 0;
+    latent_token tok = latent_token_bos(m);
+    latent_mem_stats s = {0};
+    if (latent_eval(ctx, &tok, 1) == LATENT_OK)
+        latent_context_mem_stats(ctx, &s);
+    latent_context_free(ctx);
+    return s.tokens_capacity;
+}
+
+static void check_default_chunk(const char *path)
+{
+    latent_model *m = NULL;
+    if (latent_model_load(path, NULL, &m) != LATENT_OK) {
+        CHECK(0, "load: %s", latent_last_error());
+        return;
+    }
+    size_t head = 16, token = 640;
+    size_t t = chunk_tokens_for(m, 0, LATENT_KV_F16);
+    CHECK(t % 64 == 0 && t >= 64 && t <= 4096, "default step of %zu tokens", t);
+    CHECK(t == 4096 || (t * head >= 65536 && (t - 64) * head < 65536),
+          "a step of %zu tokens is not the shortest holding 64 KiB of a head", t);
+    t = chunk_tokens_for(m, 0, LATENT_KV_F32);
+    CHECK(t == 2048, "f32 heads of 32 bytes: %zu tokens, expected 2048", t);
+    size_t budgets[] = {600 * 1024, 1 << 20, 64u << 20, 80u << 20};
+    for (size_t i = 0; i < sizeof budgets / sizeof *budgets; i++) {
+        t = chunk_tokens_for(m, budgets[i], LATENT_KV_F16);
+        CHECK(t >= 64 && t % 64 == 0 && (t == 64 || t * token <= budgets[i] / 64) && (t + 64) * token > budgets[i] / 64,
+              "budget %zu: a step of %zu tokens (%zu bytes)", budgets[i], t, t * token);
+    }
+    latent_model_free(m);
+}
+
 static void check_budget(const char *path)
 {
     latent_model *m = NULL;
@@ -513,6 +555,7 @@ int main(void)
         check_exact("stories260K.gguf", gguf, &stories);
         check_batching(gguf, &stories);
         check_budget(gguf);
+        check_default_chunk(gguf);
         check_generate_api(gguf);
         check_quantized(gguf, &stories);
         check_layouts(gguf, &stories);
