@@ -1280,23 +1280,48 @@ static inline __m256 exp8(__m256 x)
     return _mm256_andnot_ps(underflow, result);
 }
 
-void lk_avx2_softmax(float *x, int64_t n)
+/* The largest of n floats, NaN aside: four vectors of running maxima hide max_ps's latency. */
+static float max_of(const float *x, int64_t n)
+{
+    float max = x[0];
+    int64_t i = 0;
+    if (n >= 32) {
+        __m256 m[4];
+        UNROLL
+        for (int k = 0; k < 4; k++)
+            m[k] = _mm256_loadu_ps(x + 8 * k);
+        for (i = 32; i + 32 <= n; i += 32) {
+            UNROLL
+            for (int k = 0; k < 4; k++)
+                m[k] = _mm256_max_ps(m[k], _mm256_loadu_ps(x + i + 8 * k));
+        }
+        __m256 v = _mm256_max_ps(_mm256_max_ps(m[0], m[1]), _mm256_max_ps(m[2], m[3]));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+        max = _mm_cvtss_f32(h);
+    }
+    for (; i < n; i++)
+        if (x[i] > max)
+            max = x[i];
+    return max;
+}
+
+void lk_avx2_softmax(float *x, int64_t n, float scale)
 {
     if (n < 1)
         return;
-    float max = x[0];
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > max)
-            max = x[i];
+    float max = max_of(x, n);
     if (max == -INFINITY) {
-        lk_scalar_softmax(x, n);
+        lk_scalar_softmax(x, n, scale);
         return;
     }
-    __m256 vmax = _mm256_set1_ps(max);
+    max *= scale; /* rounding is monotonic: the largest scaled score */
+    __m256 vmax = _mm256_set1_ps(max), vscale = _mm256_set1_ps(scale);
     __m256d acc = _mm256_setzero_pd();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+        __m256 e = exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vscale), vmax));
         _mm256_storeu_ps(x + i, e);
         acc = _mm256_add_pd(acc, _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)),
                                                _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1))));
@@ -1305,7 +1330,7 @@ void lk_avx2_softmax(float *x, int64_t n)
     _mm256_storeu_pd(lanes, acc);
     double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
     for (; i < n; i++) {
-        x[i] = expf(x[i] - max);
+        x[i] = expf(x[i] * scale - max);
         sum += x[i];
     }
     __m256 inv = _mm256_set1_ps((float)(1.0 / sum));

@@ -85,8 +85,9 @@ typedef struct lk_matrix {
      * (x[i], x[i + head_dim/2]). */                                                        \
     void lk_##isa##_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_sin, \
                          int neox);                                                        \
-    /* In place, numerically stable (subtracts the max). */                                 \
-    void lk_##isa##_softmax(float *x, int64_t n);                                           \
+    /* In place: x = softmax(scale * x), numerically stable (subtracts the max); scale > 0.  \
+     * The same floats as scaling first and then taking the softmax. */                     \
+    void lk_##isa##_softmax(float *x, int64_t n, float scale);                              \
     /* gate[i] = silu(gate[i]) * up[i] */                                                   \
     void lk_##isa##_silu_mul(float *gate, const float *up, int64_t n);
 

@@ -1193,29 +1193,48 @@ static inline float32x4_t exp4(float32x4_t x)
     return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(result), underflow));
 }
 
-void lk_neon_softmax(float *x, int64_t n)
+/* The largest of n floats, NaN aside: four vectors of running maxima hide fmax's latency. */
+static float max_of(const float *x, int64_t n)
+{
+    float max = x[0];
+    int64_t i = 0;
+    if (n >= 16) {
+        float32x4_t m0 = vld1q_f32(x), m1 = vld1q_f32(x + 4), m2 = vld1q_f32(x + 8), m3 = vld1q_f32(x + 12);
+        for (i = 16; i + 16 <= n; i += 16) {
+            m0 = vmaxq_f32(m0, vld1q_f32(x + i));
+            m1 = vmaxq_f32(m1, vld1q_f32(x + i + 4));
+            m2 = vmaxq_f32(m2, vld1q_f32(x + i + 8));
+            m3 = vmaxq_f32(m3, vld1q_f32(x + i + 12));
+        }
+        max = vmaxvq_f32(vmaxq_f32(vmaxq_f32(m0, m1), vmaxq_f32(m2, m3)));
+    }
+    for (; i < n; i++)
+        if (x[i] > max)
+            max = x[i];
+    return max;
+}
+
+void lk_neon_softmax(float *x, int64_t n, float scale)
 {
     if (n < 1)
         return;
-    float max = x[0];
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > max)
-            max = x[i];
+    float max = max_of(x, n);
     if (max == -INFINITY) {
-        lk_scalar_softmax(x, n);
+        lk_scalar_softmax(x, n, scale);
         return;
     }
-    float32x4_t vmax = vdupq_n_f32(max);
+    max *= scale; /* rounding is monotonic: the largest scaled score */
+    float32x4_t vmax = vdupq_n_f32(max), vscale = vdupq_n_f32(scale);
     float64x2_t acc = vdupq_n_f64(0);
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i), vmax));
+        float32x4_t e = exp4(vsubq_f32(vmulq_f32(vld1q_f32(x + i), vscale), vmax));
         vst1q_f32(x + i, e);
         acc = vaddq_f64(acc, vaddq_f64(vcvt_f64_f32(vget_low_f32(e)), vcvt_high_f64_f32(e)));
     }
     double sum = vaddvq_f64(acc);
     for (; i < n; i++) {
-        x[i] = expf(x[i] - max);
+        x[i] = expf(x[i] * scale - max);
         sum += x[i];
     }
     float inv = (float)(1.0 / sum);

@@ -460,7 +460,7 @@ void lk_rope_table(float *cos_sin, int64_t pos, int64_t head_dim, float base,
     }
 }
 
-void lk_scalar_softmax(float *x, int64_t n)
+void lk_scalar_softmax(float *x, int64_t n, float scale)
 {
     if (n < 1)
         return;
@@ -473,9 +473,11 @@ void lk_scalar_softmax(float *x, int64_t n)
             x[i] = 1.0f / (float)n;
         return;
     }
+    /* rounding is monotonic: the largest scaled score is the scaled largest score */
+    max *= scale;
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
+        x[i] = expf(x[i] * scale - max);
         sum += x[i];
     }
     float inv = (float)(1.0 / sum);

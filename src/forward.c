@@ -78,12 +78,8 @@ static void attend(const latent_context *ctx, int32_t layer, int32_t kv_head, si
         for (int32_t g = 0; g < group; g++)
             memcpy(scores + g * stride + c * T, chunk_scores + g * K.rows, (size_t)K.rows * sizeof(float));
     }
-    for (int32_t g = 0; g < group; g++) {
-        float *row = scores + g * stride;
-        for (size_t t = 0; t < n; t++)
-            row[t] *= scale;
-        lk_softmax(row, (int64_t)n);
-    }
+    for (int32_t g = 0; g < group; g++)
+        lk_softmax(scores + g * stride, (int64_t)n, scale);
 
     /* the weighted sums of the cached values */
     memset(out, 0, (size_t)group * (size_t)hp->head_dim * sizeof *out);

@@ -603,45 +603,63 @@ static void test_rope(void)
 
 static void test_softmax(void)
 {
-    static const int64_t lens[] = {1, 2, 3, 4, 7, 8, 33, 1000};
+    static const int64_t lens[] = {1, 2, 3, 4, 7, 8, 33, 1000, 4133};
+    static const float scales[] = {1.0f, 0.125f, 0.0883883476f};
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         int64_t n = lens[li];
         float *x = malloc((size_t)n * sizeof *x), *p = malloc((size_t)n * sizeof *p);
+        float *pre = malloc((size_t)n * sizeof *pre);
         for (int masked = 0; masked < 2; masked++) {
+            float scale = scales[(li + (size_t)masked) % 3];
             for (int64_t i = 0; i < n; i++)
-                x[i] = rnd_normal() * 8;
+                x[i] = rnd_normal() * 8 / scale;
             if (masked) /* attention's causal mask: -inf beyond the position, and big gaps */
                 for (int64_t i = n / 2 + 1; i < n; i++)
-                    x[i] = i % 3 ? -INFINITY : x[i] - 200;
+                    x[i] = i % 3 ? -INFINITY : x[i] - 200 / scale;
+            x[rnd32() % (uint32_t)n] += 30 / scale; /* the largest score anywhere, not only first */
             memcpy(p, x, (size_t)n * sizeof *x);
-            lk_softmax(p, n);
+            lk_softmax(p, n, scale);
             double max = -INFINITY, sum = 0, total = 0;
             for (int64_t i = 0; i < n; i++)
-                max = fmax(max, x[i]);
+                max = fmax(max, (double)(x[i] * scale));
             for (int64_t i = 0; i < n; i++)
-                sum += exp((double)x[i] - max);
+                sum += exp((double)(x[i] * scale) - max);
             int bad = 0;
             for (int64_t i = 0; i < n && bad < 3; i++) {
-                double exact = exp((double)x[i] - max) / sum;
+                double exact = exp((double)(x[i] * scale) - max) / sum;
                 int ok = fabs(p[i] - exact) <= 4e-6 * exact + 1e-37 && (x[i] != -INFINITY || p[i] == 0);
                 bad += !ok;
-                CHECK(ok, "softmax n %lld masked %d [%lld]: %.9g vs double %.9g", (long long)n, masked, (long long)i,
-                      p[i], exact);
+                CHECK(ok, "softmax n %lld masked %d scale %g [%lld]: %.9g vs double %.9g", (long long)n, masked,
+                      scale, (long long)i, p[i], exact);
                 total += p[i];
             }
             CHECK(fabs(total - 1) <= (n + 4) * FLT_EPSILON, "softmax n %lld masked %d: sums to %.9g", (long long)n,
                   masked, total);
+            /* the scale folded in gives the floats of scaling first (attention's results do
+             * not depend on where the multiply happens) */
+            for (int64_t i = 0; i < n; i++)
+                pre[i] = x[i] * scale;
+            lk_softmax(pre, n, 1.0f);
+            CHECK(memcmp(pre, p, (size_t)n * sizeof *p) == 0, "softmax n %lld scale %g differs from scaling first",
+                  (long long)n, scale);
+            memcpy(pre, x, (size_t)n * sizeof *x);
+            lk_scalar_softmax(pre, n, scale);
+            int near = 1;
+            for (int64_t i = 0; i < n; i++)
+                near &= fabsf(pre[i] - p[i]) <= 4e-6f * pre[i] + 1e-37f;
+            CHECK(near, "softmax n %lld scale %g: %s and scalar differ", (long long)n, scale, LK_ISA_NAME);
         }
         /* everything masked: uniform, not NaN */
         for (int64_t i = 0; i < n; i++)
             p[i] = -INFINITY;
-        lk_softmax(p, n);
+        lk_softmax(p, n, 0.125f);
         int uniform = 1;
         for (int64_t i = 0; i < n; i++)
             uniform &= p[i] == (float)(1.0f / (float)n); /* rounded: on x87 the quotient is long double */
         CHECK(uniform, "softmax n %lld of -inf is not uniform", (long long)n);
         free(x);
         free(p);
+        free(pre);
     }
 }
 
