@@ -1119,68 +1119,91 @@ static inline __m256 value8(uint32_t type, const void *row, int64_t c)
     return type == T_F32 ? load8_f32(row, c) : load8_f16(row, c);
 }
 
-/* Up to 64 columns are summed in registers over every row and stored once: going through
- * memory row by row would make each row wait for the previous row's store. Each column
- * still sees its rows in order, one fused multiply-add each. Instantiated for each type
- * and count of vectors so the accumulators stay in registers. */
-#define ACC_COLS 64
+/* A block of columns is summed in registers over every row and stored once: going through
+ * memory row by row would make each row wait for the previous row's store. Each value is
+ * converted once and multiplied into every set (the query heads sharing it); each column
+ * of each set still sees its rows in order, one fused multiply-add each. Instantiated for
+ * each type, number of sets and vectors so the accumulators stay in registers: at most 12
+ * of them, beside a broadcast weight per set and the value. */
+#define ACC_MAX_SETS 4
+static const int acc_vectors[ACC_MAX_SETS + 1] = {0, 8, 6, 4, 2}; /* per set, by sets */
 
 static inline __attribute__((always_inline)) void
-accumulate_block(const lk_matrix *v, const float *a, float *out, uint32_t type, int nv)
+accumulate_block(const lk_matrix *v, const float *a, int64_t a_stride, float *out, int64_t out_stride, int64_t c0,
+                 uint32_t type, int ns, int nv)
 {
-    __m256 acc[ACC_COLS / 8];
+    __m256 acc[ACC_MAX_SETS][8];
     UNROLL
-    for (int k = 0; k < nv; k++)
-        acc[k] = _mm256_loadu_ps(out + 8 * k);
-    for (int64_t r = 0; r < v->rows; r++) {
-        const void *row = (const char *)v->data + (size_t)r * v->row_stride;
-        __m256 ar = _mm256_set1_ps(a[r]);
+    for (int s = 0; s < ns; s++)
         UNROLL
         for (int k = 0; k < nv; k++)
-            acc[k] = _mm256_fmadd_ps(ar, value8(type, row, 8 * k), acc[k]);
+            acc[s][k] = _mm256_loadu_ps(out + s * out_stride + c0 + 8 * k);
+    for (int64_t r = 0; r < v->rows; r++) {
+        const void *row = (const char *)v->data + (size_t)r * v->row_stride;
+        __m256 ar[ACC_MAX_SETS];
+        UNROLL
+        for (int s = 0; s < ns; s++)
+            ar[s] = _mm256_set1_ps(a[s * a_stride + r]);
+        UNROLL
+        for (int k = 0; k < nv; k++) {
+            __m256 value = value8(type, row, c0 + 8 * k);
+            UNROLL
+            for (int s = 0; s < ns; s++)
+                acc[s][k] = _mm256_fmadd_ps(ar[s], value, acc[s][k]);
+        }
     }
     UNROLL
-    for (int k = 0; k < nv; k++)
-        _mm256_storeu_ps(out + 8 * k, acc[k]);
+    for (int s = 0; s < ns; s++)
+        UNROLL
+        for (int k = 0; k < nv; k++)
+            _mm256_storeu_ps(out + s * out_stride + c0 + 8 * k, acc[s][k]);
 }
 
+#define ACC_CASE(ns, nv)                                                                    \
+    case (ns) * 16 + (nv): accumulate_block(v, a, a_stride, out, out_stride, c0, type, ns, nv); break;
+
 static inline __attribute__((always_inline)) void
-accumulate_block_of(const lk_matrix *v, const float *a, float *out, uint32_t type, int nv)
+accumulate_block_of(const lk_matrix *v, const float *a, int64_t a_stride, float *out, int64_t out_stride,
+                    int64_t c0, uint32_t type, int ns, int nv)
 {
-    switch (nv) {
-    case 1: accumulate_block(v, a, out, type, 1); break;
-    case 2: accumulate_block(v, a, out, type, 2); break;
-    case 3: accumulate_block(v, a, out, type, 3); break;
-    case 4: accumulate_block(v, a, out, type, 4); break;
-    case 5: accumulate_block(v, a, out, type, 5); break;
-    case 6: accumulate_block(v, a, out, type, 6); break;
-    case 7: accumulate_block(v, a, out, type, 7); break;
-    default: accumulate_block(v, a, out, type, 8); break;
+    switch (ns * 16 + nv) {
+    ACC_CASE(1, 1) ACC_CASE(1, 2) ACC_CASE(1, 3) ACC_CASE(1, 4)
+    ACC_CASE(1, 5) ACC_CASE(1, 6) ACC_CASE(1, 7) ACC_CASE(1, 8)
+    ACC_CASE(2, 1) ACC_CASE(2, 2) ACC_CASE(2, 3) ACC_CASE(2, 4) ACC_CASE(2, 5) ACC_CASE(2, 6)
+    ACC_CASE(3, 1) ACC_CASE(3, 2) ACC_CASE(3, 3) ACC_CASE(3, 4)
+    ACC_CASE(4, 1) ACC_CASE(4, 2)
+    default: break;
     }
 }
 
-void lk_avx2_accumulate_rows(const lk_matrix *v, const float *a, float *out)
+void lk_avx2_accumulate_rows(const lk_matrix *v, const float *a, int64_t a_stride, float *out, int64_t out_stride,
+                             int n_sets)
 {
     if (v->type != T_F32 && v->type != T_F16 && v->type != T_Q8_0) {
-        lk_scalar_accumulate_rows(v, a, out);
+        lk_scalar_accumulate_rows(v, a, a_stride, out, out_stride, n_sets);
         return;
     }
     int64_t n = v->cols, vec_end = v->type == T_Q8_0 ? n : n - n % 8;
-    for (int64_t c0 = 0; c0 < vec_end; c0 += ACC_COLS) {
-        int nv = (int)((vec_end - c0 < ACC_COLS ? vec_end - c0 : ACC_COLS) / 8);
-        /* the block starts at column c0 of every row */
-        lk_matrix block = *v;
-        block.data = (const char *)v->data + lk_row_bytes(v->type, c0);
-        switch (v->type) {
-        case T_F32: accumulate_block_of(&block, a, out + c0, T_F32, nv); break;
-        case T_F16: accumulate_block_of(&block, a, out + c0, T_F16, nv); break;
-        default: accumulate_block_of(&block, a, out + c0, T_Q8_0, nv); break;
+    for (int s0 = 0; s0 < n_sets; s0 += ACC_MAX_SETS) {
+        int ns = n_sets - s0 < ACC_MAX_SETS ? n_sets - s0 : ACC_MAX_SETS;
+        const float *as = a + s0 * a_stride;
+        float *os = out + s0 * out_stride;
+        int64_t step = 8 * acc_vectors[ns];
+        for (int64_t c0 = 0; c0 < vec_end; c0 += step) {
+            int nv = (int)((vec_end - c0 < step ? vec_end - c0 : step) / 8);
+            switch (v->type) {
+            case T_F32: accumulate_block_of(v, as, a_stride, os, out_stride, c0, T_F32, ns, nv); break;
+            case T_F16: accumulate_block_of(v, as, a_stride, os, out_stride, c0, T_F16, ns, nv); break;
+            default: accumulate_block_of(v, as, a_stride, os, out_stride, c0, T_Q8_0, ns, nv); break;
+            }
         }
-    }
-    for (int64_t r = 0; r < v->rows; r++) {
-        const void *row = (const char *)v->data + (size_t)r * v->row_stride;
-        for (int64_t c = vec_end; c < n; c++)
-            out[c] += a[r] * (v->type == T_F32 ? load1_f32(row, c) : load1_f16(row, c));
+        for (int s = 0; s < ns; s++)
+            for (int64_t r = 0; r < v->rows; r++) {
+                const void *row = (const char *)v->data + (size_t)r * v->row_stride;
+                for (int64_t c = vec_end; c < n; c++)
+                    os[s * out_stride + c] += as[s * a_stride + r] *
+                                              (v->type == T_F32 ? load1_f32(row, c) : load1_f16(row, c));
+            }
     }
 }
 

@@ -74,9 +74,12 @@ typedef struct lk_matrix {
      * on n_threads. */                                                                     \
     void lk_##isa##_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,     \
                            void *work, int n_threads);                                     \
-    /* out[c] += sum over r of a[r] * V[r][c], for c < v->cols (attention's weighted sum). \
-     * V's type is f32, f16 or q8_0 (the KV cache types). */                                \
-    void lk_##isa##_accumulate_rows(const lk_matrix *v, const float *a, float *out);        \
+    /* For each of n_sets sets s: out_s[c] += sum over r of a_s[r] * V[r][c], c < v->cols,  \
+     * with a_s = a + s * a_stride and out_s = out + s * out_stride (attention's weighted   \
+     * sums for the query heads that share V, which is read once for all of them). A set's \
+     * floats do not depend on the others. V's type is f32, f16 or q8_0 (the KV cache's). */ \
+    void lk_##isa##_accumulate_rows(const lk_matrix *v, const float *a, int64_t a_stride,   \
+                                    float *out, int64_t out_stride, int n_sets);           \
     /* out = x / rms(x) * weight, n elements; out may equal x. */                           \
     void lk_##isa##_rmsnorm(float *out, const float *x, const float *weight, int64_t n,    \
                             float eps);                                                    \

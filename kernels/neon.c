@@ -1027,59 +1027,65 @@ INLINE void q8_0_values(const block_q8_0 *b, float32x4_t val[8])
     }
 }
 
-/* 64 columns are summed in registers over every row and stored once: going through
- * memory row by row would make each row wait for the previous row's store. Each column
- * still sees its rows in order, as the oracle groups them (ar * value, then the add).
- * Columns past the last whole 64 go row by row. */
-#define ACC_COLS 64
+/* A block of columns is summed in registers over every row and stored once: going through
+ * memory row by row would make each row wait for the previous row's store. Each value is
+ * converted once and multiplied into every set (the query heads sharing it, two at a time:
+ * 16 accumulators and a q8_0 block's 8 values fit the 32 registers); each column of each
+ * set still sees its rows in order, as the oracle groups them (ar * value, then the add).
+ * One set takes 64 columns at a time, two take 32. Columns past the last whole block go
+ * row by row. */
+#define ACC_MAX_SETS 2
+#define ACC_VECTORS 16 /* accumulators */
 
-INLINE void accumulate_block(const lk_matrix *v, const float *a, float *out, uint32_t type)
+INLINE void accumulate_block(const lk_matrix *v, const float *a, int64_t a_stride, float *out, int64_t out_stride,
+                             int64_t c0, uint32_t type, int ns)
 {
-    float32x4_t acc[ACC_COLS / 4];
+    const int nk = ACC_VECTORS / ns; /* vectors of 4 columns per set */
+    float32x4_t acc[ACC_MAX_SETS][ACC_VECTORS];
+    const char *base = (const char *)v->data + lk_row_bytes(type, c0);
     UNROLL
-    for (int k = 0; k < ACC_COLS / 4; k++)
-        acc[k] = vld1q_f32(out + 4 * k);
+    for (int s = 0; s < ns; s++)
+        UNROLL
+        for (int k = 0; k < nk; k++)
+            acc[s][k] = vld1q_f32(out + s * out_stride + c0 + 4 * k);
     for (int64_t r = 0; r < v->rows; r++) {
-        const void *row = (const char *)v->data + (size_t)r * v->row_stride;
-        float ar = a[r];
+        const void *row = base + (size_t)r * v->row_stride;
+        float ar[ACC_MAX_SETS];
+        UNROLL
+        for (int s = 0; s < ns; s++)
+            ar[s] = a[s * a_stride + r];
         if (type == T_Q8_0) {
             UNROLL
-            for (int blk = 0; blk < ACC_COLS / QK8_0; blk++) {
+            for (int blk = 0; blk < nk / 8; blk++) {
                 float32x4_t val[8];
                 q8_0_values((const block_q8_0 *)row + blk, val);
                 UNROLL
                 for (int j = 0; j < 8; j++)
-                    acc[8 * blk + j] = vaddq_f32(acc[8 * blk + j], vmulq_n_f32(val[j], ar));
+                    UNROLL
+                    for (int s = 0; s < ns; s++)
+                        acc[s][8 * blk + j] = vaddq_f32(acc[s][8 * blk + j], vmulq_n_f32(val[j], ar[s]));
             }
         } else {
             UNROLL
-            for (int k = 0; k < ACC_COLS / 4; k++) {
+            for (int k = 0; k < nk; k++) {
                 float32x4_t val = type == T_F32 ? load4_f32(row, 4 * k) : load4_f16(row, 4 * k);
-                acc[k] = vaddq_f32(acc[k], vmulq_n_f32(val, ar));
+                UNROLL
+                for (int s = 0; s < ns; s++)
+                    acc[s][k] = vaddq_f32(acc[s][k], vmulq_n_f32(val, ar[s]));
             }
         }
     }
     UNROLL
-    for (int k = 0; k < ACC_COLS / 4; k++)
-        vst1q_f32(out + 4 * k, acc[k]);
+    for (int s = 0; s < ns; s++)
+        UNROLL
+        for (int k = 0; k < nk; k++)
+            vst1q_f32(out + s * out_stride + c0 + 4 * k, acc[s][k]);
 }
 
-void lk_neon_accumulate_rows(const lk_matrix *v, const float *a, float *out)
+/* Columns [c0, n) of one set, row by row. */
+static void accumulate_tail(const lk_matrix *v, const float *a, float *out, int64_t c0)
 {
-    if (v->type != T_F32 && v->type != T_F16 && v->type != T_Q8_0) {
-        lk_scalar_accumulate_rows(v, a, out);
-        return;
-    }
-    int64_t n = v->cols, c0 = 0;
-    for (; c0 + ACC_COLS <= n; c0 += ACC_COLS) {
-        lk_matrix block = *v; /* starting at column c0 of every row */
-        block.data = (const char *)v->data + lk_row_bytes(v->type, c0);
-        switch (v->type) {
-        case T_F32: accumulate_block(&block, a, out + c0, T_F32); break;
-        case T_F16: accumulate_block(&block, a, out + c0, T_F16); break;
-        default: accumulate_block(&block, a, out + c0, T_Q8_0); break;
-        }
-    }
+    int64_t n = v->cols;
     for (int64_t r = 0; r < v->rows; r++) {
         const void *row = (const char *)v->data + (size_t)r * v->row_stride;
         float ar = a[r];
@@ -1101,6 +1107,33 @@ void lk_neon_accumulate_rows(const lk_matrix *v, const float *a, float *out)
         }
         for (; c < n; c++)
             out[c] += ar * (v->type == T_F32 ? load1_f32(row, c) : load1_f16(row, c));
+    }
+}
+
+void lk_neon_accumulate_rows(const lk_matrix *v, const float *a, int64_t a_stride, float *out, int64_t out_stride,
+                             int n_sets)
+{
+    if (v->type != T_F32 && v->type != T_F16 && v->type != T_Q8_0) {
+        lk_scalar_accumulate_rows(v, a, a_stride, out, out_stride, n_sets);
+        return;
+    }
+    for (int s0 = 0; s0 < n_sets; s0 += ACC_MAX_SETS) {
+        int ns = n_sets - s0 < ACC_MAX_SETS ? n_sets - s0 : ACC_MAX_SETS;
+        const float *as = a + s0 * a_stride;
+        float *os = out + s0 * out_stride;
+        int64_t cols = 4 * ACC_VECTORS / ns, c0 = 0;
+        for (; c0 + cols <= v->cols; c0 += cols) {
+            switch (v->type * 4 + (uint32_t)ns) {
+            case T_F32 * 4 + 1: accumulate_block(v, as, a_stride, os, out_stride, c0, T_F32, 1); break;
+            case T_F32 * 4 + 2: accumulate_block(v, as, a_stride, os, out_stride, c0, T_F32, 2); break;
+            case T_F16 * 4 + 1: accumulate_block(v, as, a_stride, os, out_stride, c0, T_F16, 1); break;
+            case T_F16 * 4 + 2: accumulate_block(v, as, a_stride, os, out_stride, c0, T_F16, 2); break;
+            case T_Q8_0 * 4 + 1: accumulate_block(v, as, a_stride, os, out_stride, c0, T_Q8_0, 1); break;
+            default: accumulate_block(v, as, a_stride, os, out_stride, c0, T_Q8_0, 2); break;
+            }
+        }
+        for (int s = 0; s < ns; s++)
+            accumulate_tail(v, as + s * a_stride, os + s * out_stride, c0);
     }
 }
 

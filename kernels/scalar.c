@@ -389,7 +389,7 @@ void lk_scalar_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_to
  * Attention's weighted sum of value rows
  * ------------------------------------------------------------------------- */
 
-void lk_scalar_accumulate_rows(const lk_matrix *v, const float *a, float *out)
+static void accumulate_set(const lk_matrix *v, const float *a, float *out)
 {
     for (int64_t r = 0; r < v->rows; r++) {
         const void *row = (const char *)v->data + (size_t)r * v->row_stride;
@@ -416,6 +416,13 @@ void lk_scalar_accumulate_rows(const lk_matrix *v, const float *a, float *out)
         default: return;
         }
     }
+}
+
+void lk_scalar_accumulate_rows(const lk_matrix *v, const float *a, int64_t a_stride, float *out,
+                               int64_t out_stride, int n_sets)
+{
+    for (int s = 0; s < n_sets; s++)
+        accumulate_set(v, a + s * a_stride, out + s * out_stride);
 }
 
 /* ---------------------------------------------------------------------------

@@ -87,8 +87,7 @@ static void attend(const latent_context *ctx, int32_t layer, int32_t kv_head, si
         lk_matrix V = lt_kv_v_block(kv, layer, kv_head, c);
         if ((size_t)V.rows > n - c * T)
             V.rows = (int64_t)(n - c * T);
-        for (int32_t g = 0; g < group; g++)
-            lk_accumulate_rows(&V, scores + g * stride + c * T, out + (int64_t)g * hp->head_dim);
+        lk_accumulate_rows(&V, scores + c * T, (int64_t)stride, out, hp->head_dim, group);
     }
 }
 

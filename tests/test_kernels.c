@@ -450,10 +450,17 @@ static void test_probe_files(void)
  * accumulate_rows (the KV cache types)
  * ------------------------------------------------------------------------- */
 
+/* n_sets weighted sums of the same rows (the query heads sharing a kv head), the weights
+ * and sums of set s at a + s * A_STRIDE and out + s * OUT_STRIDE: each set within rounding
+ * of double precision, the scalar oracle likewise, and each set's floats those of the set
+ * computed alone. */
+#define ACC_A_STRIDE 19
+#define ACC_OUT_STRIDE 171
 static void test_accumulate_rows(void)
 {
     static const uint32_t types[] = {T_F32, T_F16, T_Q8_0};
-    static const int64_t cols_list[] = {1, 5, 32, 64, 100, 160};
+    static const int64_t cols_list[] = {1, 5, 32, 64, 100, 128, 160};
+    static const int sets_list[] = {1, 2, 3, 4, 5, 7, 8};
     for (size_t ti = 0; ti < 3; ti++) {
         const wtype *t = NULL;
         for (int k = 0; k < N_TYPES; k++)
@@ -461,45 +468,53 @@ static void test_accumulate_rows(void)
                 t = &TYPES[k];
         for (size_t ci = 0; ci < sizeof cols_list / sizeof cols_list[0]; ci++) {
             int64_t cols = cols_list[ci], rows = 13;
+            int ns = sets_list[(ti + ci) % (sizeof sets_list / sizeof sets_list[0])];
             if (t->type == T_Q8_0 && cols % 32)
                 continue;
-            size_t stride = lk_row_bytes(t->type, cols) + 8;
+            size_t stride = lk_row_bytes(t->type, cols) + 8, n_out = (size_t)ns * ACC_OUT_STRIDE;
             uint8_t *data = malloc(stride * (size_t)rows);
-            float *a = malloc((size_t)rows * sizeof *a), *out = malloc((size_t)cols * sizeof *out);
-            float *out_ref = malloc((size_t)cols * sizeof *out), *deq = malloc((size_t)cols * sizeof *deq);
-            double *exact = malloc((size_t)cols * sizeof *exact), *mag = malloc((size_t)cols * sizeof *mag);
+            float *a = malloc((size_t)ns * ACC_A_STRIDE * sizeof *a), *out = malloc(n_out * sizeof *out);
+            float *out_ref = malloc(n_out * sizeof *out), *alone = malloc(n_out * sizeof *out);
+            float *deq = malloc((size_t)cols * sizeof *deq);
+            double *exact = malloc(n_out * sizeof *exact), *mag = malloc(n_out * sizeof *mag);
             for (int64_t r = 0; r < rows; r++)
                 make_row(t, r == 2 ? W_ZERO : r == 4 ? W_NEG_ZERO : t->d_off < 0 ? W_RANDOM_BYTES : W_QUANTIZED,
                          data + (size_t)r * stride, cols);
-            for (int64_t r = 0; r < rows; r++)
-                a[r] = fabsf(rnd_normal());
-            for (int64_t c = 0; c < cols; c++) {
-                out[c] = out_ref[c] = rnd_normal();
-                exact[c] = out[c];
-                mag[c] = fabs(out[c]);
+            for (int64_t i = 0; i < ns * ACC_A_STRIDE; i++)
+                a[i] = fabsf(rnd_normal());
+            for (size_t i = 0; i < n_out; i++) {
+                out[i] = out_ref[i] = alone[i] = rnd_normal(); /* between sets too: must stay */
+                exact[i] = out[i];
+                mag[i] = fabs(out[i]);
             }
             for (int64_t r = 0; r < rows; r++) {
                 lk_dequantize_row(t->type, data + (size_t)r * stride, deq, cols);
-                for (int64_t c = 0; c < cols; c++) {
-                    exact[c] += (double)a[r] * deq[c];
-                    mag[c] += fabs((double)a[r] * deq[c]);
-                }
+                for (int s = 0; s < ns; s++)
+                    for (int64_t c = 0; c < cols; c++) {
+                        double term = (double)a[s * ACC_A_STRIDE + r] * deq[c];
+                        exact[s * ACC_OUT_STRIDE + c] += term;
+                        mag[s * ACC_OUT_STRIDE + c] += fabs(term);
+                    }
             }
             lk_matrix v = {t->type, rows, cols, stride, data};
-            lk_accumulate_rows(&v, a, out);
-            lk_scalar_accumulate_rows(&v, a, out_ref);
+            lk_accumulate_rows(&v, a, ACC_A_STRIDE, out, ACC_OUT_STRIDE, ns);
+            lk_scalar_accumulate_rows(&v, a, ACC_A_STRIDE, out_ref, ACC_OUT_STRIDE, ns);
+            for (int s = 0; s < ns; s++)
+                lk_accumulate_rows(&v, a + s * ACC_A_STRIDE, 0, alone + s * ACC_OUT_STRIDE, 0, 1);
             int bad = 0;
-            for (int64_t c = 0; c < cols && bad < 3; c++) {
-                double tol = (rows + 4) * 2 * FLT_EPSILON * mag[c];
-                int ok = fabs(out[c] - exact[c]) <= tol && fabs(out_ref[c] - exact[c]) <= tol;
+            for (size_t i = 0; i < n_out && bad < 3; i++) {
+                double tol = (rows + 4) * 2 * FLT_EPSILON * mag[i];
+                int ok = fabs(out[i] - exact[i]) <= tol && fabs(out_ref[i] - exact[i]) <= tol &&
+                         memcmp(&out[i], &alone[i], sizeof *out) == 0;
                 bad += !ok;
-                CHECK(ok, "accumulate_rows %s cols %lld [%lld]: %s %.9g, scalar %.9g, double %.9g", t->name,
-                      (long long)cols, (long long)c, LK_ISA_NAME, out[c], out_ref[c], exact[c]);
+                CHECK(ok, "accumulate_rows %s cols %lld, %d sets, [%zu]: %s %.9g (alone %.9g), scalar %.9g, double %.9g",
+                      t->name, (long long)cols, ns, i, LK_ISA_NAME, out[i], alone[i], out_ref[i], exact[i]);
             }
             free(data);
             free(a);
             free(out);
             free(out_ref);
+            free(alone);
             free(deq);
             free(exact);
             free(mag);
