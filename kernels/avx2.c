@@ -1353,7 +1353,7 @@ void lk_avx2_softmax(float *x, int64_t n, float scale)
     _mm256_storeu_pd(lanes, acc);
     double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
     for (; i < n; i++) {
-        x[i] = expf(x[i] * scale - max);
+        x[i] = expf((float)(x[i] * scale) - max);
         sum += x[i];
     }
     __m256 inv = _mm256_set1_ps((float)(1.0 / sum));

@@ -1267,7 +1267,7 @@ void lk_neon_softmax(float *x, int64_t n, float scale)
     }
     double sum = vaddvq_f64(acc);
     for (; i < n; i++) {
-        x[i] = expf(x[i] * scale - max);
+        x[i] = expf((float)(x[i] * scale) - max);
         sum += x[i];
     }
     float inv = (float)(1.0 / sum);

@@ -480,11 +480,12 @@ void lk_scalar_softmax(float *x, int64_t n, float scale)
             x[i] = 1.0f / (float)n;
         return;
     }
-    /* rounding is monotonic: the largest scaled score is the scaled largest score */
+    /* rounding is monotonic: the largest scaled score is the scaled largest score. The
+     * casts round each product to float where the FPU keeps more (x87). */
     max *= scale;
     double sum = 0;
     for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] * scale - max);
+        x[i] = expf((float)(x[i] * scale) - max);
         sum += x[i];
     }
     float inv = (float)(1.0 / sum);
