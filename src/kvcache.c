@@ -31,7 +31,7 @@ static int32_t default_chunk_tokens(size_t head_bytes, size_t token_bytes, size_
     tokens = (tokens + KV_MIN_CHUNK_TOKENS - 1) / KV_MIN_CHUNK_TOKENS * KV_MIN_CHUNK_TOKENS;
     if (tokens > KV_MAX_CHUNK_TOKENS)
         tokens = KV_MAX_CHUNK_TOKENS;
-    if (budget_limit) {
+    if (budget_limit && token_bytes) {
         size_t fits = budget_limit / KV_BUDGET_STEPS / token_bytes / KV_MIN_CHUNK_TOKENS * KV_MIN_CHUNK_TOKENS;
         if (tokens > fits)
             tokens = fits;
