@@ -587,14 +587,44 @@ void latent_gguf_free(latent_gguf *g)
  * filesystems). The weights are never copied when the file can be mapped.
  * ========================================================================== */
 
-static latent_status read_whole(int fd, const char *path, void **buf, size_t *size)
+/* A pipe or a device has no size to check against: its bytes are read as they arrive, and
+ * read no further than needed. The magic and version are checked as soon as they are
+ * there (/dev/zero is refused after its first bytes, not after filling memory); each time
+ * the buffer doubles, the bytes so far are parsed, and reading stops once they hold a whole
+ * model; and never more than the machine's memory is read. */
+static int stream_is_hopeless(const char *b, size_t n)
 {
-    size_t cap = 1 << 16, n = 0;
+    if (n >= 4 && memcmp(b, "GGUF", 4) != 0)
+        return 1;
+    if (n >= 8) {
+        uint32_t version = (uint32_t)(uint8_t)b[4] | (uint32_t)(uint8_t)b[5] << 8 |
+                           (uint32_t)(uint8_t)b[6] << 16 | (uint32_t)(uint8_t)b[7] << 24;
+        return version != 2 && version != 3;
+    }
+    return 0;
+}
+
+static size_t physical_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0 || (unsigned long)pages > SIZE_MAX / (unsigned long)page)
+        return SIZE_MAX;
+    return (size_t)pages * (size_t)page;
+}
+
+static latent_status read_whole(int fd, const char *path, int regular, void **buf, size_t *size)
+{
+    size_t cap = 1 << 16, n = 0, next_parse = 1 << 16, limit = regular ? SIZE_MAX : physical_memory();
     char *b = lt_alloc(NULL, cap);
     if (!b)
         return LATENT_ENOMEM;
     for (;;) {
         if (n == cap) {
+            if (n >= limit) {
+                lt_free(NULL, b);
+                return lt_fail(LATENT_EFORMAT, "%s: not a regular file, and more than this machine's "
+                               "memory (%zu bytes) arrived without a whole model", path, limit);
+            }
             char *nb = cap > SIZE_MAX / 2 ? NULL : lt_realloc(NULL, b, cap * 2);
             if (!nb) {
                 lt_free(NULL, b);
@@ -613,6 +643,18 @@ static latent_status read_whole(int fd, const char *path, void **buf, size_t *si
         if (r == 0)
             break;
         n += (size_t)r;
+        if (regular)
+            continue;
+        if (stream_is_hopeless(b, n))
+            break; /* the parser names what is wrong */
+        if (n >= next_parse) {
+            next_parse = n * 2;
+            latent_gguf *g = NULL;
+            if (latent_gguf_parse(b, n, &g) == LATENT_OK) {
+                latent_gguf_free(g);
+                break;
+            }
+        }
     }
     *buf = b;
     *size = n;
@@ -636,11 +678,12 @@ latent_status lt_gguf_open(const char *path, int use_mmap, latent_gguf **out)
     void *mapping = NULL, *buffer = NULL;
     size_t size = 0;
     latent_status status = LATENT_OK;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        int err = errno;
         close(fd);
-        return lt_fail(LATENT_EIO, "%s: is a directory", path);
+        return lt_fail(LATENT_EIO, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : strerror(err));
     }
-    if (use_mmap && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+    if (use_mmap && S_ISREG(st.st_mode) && st.st_size > 0 &&
         (uint64_t)st.st_size <= SIZE_MAX) {
         size = (size_t)st.st_size;
         mapping = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -648,7 +691,7 @@ latent_status lt_gguf_open(const char *path, int use_mmap, latent_gguf **out)
             mapping = NULL;
     }
     if (!mapping)
-        status = read_whole(fd, path, &buffer, &size);
+        status = read_whole(fd, path, S_ISREG(st.st_mode), &buffer, &size);
     close(fd);
     if (status != LATENT_OK)
         return status;

@@ -405,10 +405,11 @@ latent_status latent_model_load(const char *path, const latent_model_params *par
     latent_model_params p = params ? *params : latent_model_default_params();
     latent_gguf *gguf = NULL;
     latent_status st = lt_gguf_open(path, p.use_mmap, &gguf);
-    if (st == LATENT_OK)
-        st = lt_model_from_view(gguf, p.vocab_only, out);
     if (st != LATENT_OK)
-        return lt_fail_prefix(st, "loading %s", path);
+        return st; /* its message names the path already */
+    st = lt_model_from_view(gguf, p.vocab_only, out);
+    if (st != LATENT_OK)
+        return lt_fail_prefix(st, "%s", path);
     return LATENT_OK;
 }
 

@@ -6,9 +6,13 @@
  * Hostile files: a small valid file built here is truncated at every byte, and fields are
  * set to absurd values one by one; each must be LATENT_EFORMAT (or EUNSUPPORTED), never a
  * crash, and cheaply (the sanitizer build checks memory safety).
+ * Streams: a device or a pipe is refused or loaded as its first bytes allow, not after
+ * it has been read whole (an alarm turns reading forever into a crash).
  */
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -336,9 +340,9 @@ static void test_alloc_failures(void)
     int failures = 0;
     for (long n = 1; n < 100; n++) {
         latent_gguf *g = NULL;
-        latent_debug_fail_allocation(n);
+        test_fail_allocation(n);
         latent_status st = latent_gguf_parse(b.b, b.n, &g);
-        latent_debug_fail_allocation(0);
+        test_fail_allocation(0);
         if (st == LATENT_OK) {
             latent_gguf_free(g);
             break;
@@ -405,6 +409,68 @@ static void test_writer_types(void)
     remove(path);
 }
 
+/* A child writes `size` bytes of `data` and then zeros, forever (until the reader closes);
+ * returns the read end's path in `path`, the child's pid in *pid. */
+static int endless_pipe(const void *data, size_t size, char *path, size_t cap, pid_t *pid)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    *pid = fork();
+    if (*pid < 0)
+        return -1;
+    if (*pid == 0) {
+        close(fds[0]);
+        signal(SIGPIPE, SIG_DFL);
+        static char zeros[1 << 16];
+        const char *p = data;
+        while (size) {
+            ssize_t w = write(fds[1], p, size);
+            if (w <= 0)
+                _exit(0);
+            p += w, size -= (size_t)w;
+        }
+        while (write(fds[1], zeros, sizeof zeros) > 0) {
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    snprintf(path, cap, "/proc/self/fd/%d", fds[0]);
+    return fds[0];
+}
+
+static void test_streams(void)
+{
+    alarm(60);
+    latent_gguf *g = NULL;
+    latent_status st = latent_gguf_open("/dev/zero", &g);
+    CHECK(st == LATENT_EFORMAT && g == NULL && strstr(latent_last_error(), "not a GGUF file"),
+          "/dev/zero is refused by its first bytes: %s", latent_last_error());
+
+    const char *model = test_data_path("models/stories260K.gguf");
+    size_t size = 0;
+    char *bytes = model ? test_read_file(model, &size) : NULL;
+    if (!bytes)
+        return;
+    char path[64];
+    pid_t pid;
+    int fd = endless_pipe(bytes, size, path, sizeof path, &pid);
+    CHECK(fd >= 0, "pipe and fork");
+    if (fd >= 0) {
+        st = latent_gguf_open(path, &g);
+        CHECK(st == LATENT_OK && !latent_gguf_is_mapped(g) && latent_gguf_n_tensors(g) > 0,
+              "a model followed by endless zeros through a pipe loads once its bytes are in: %s",
+              latent_last_error());
+        latent_gguf_free(g);
+        g = NULL;
+        close(fd);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    free(bytes);
+    alarm(0);
+}
+
 int main(void)
 {
     test_stories260k();
@@ -412,6 +478,7 @@ int main(void)
     test_hostile();
     test_alloc_failures();
     test_writer_types();
+    test_streams();
     CHECK(latent_heap_bytes() == 0, "everything freed: %zu bytes held", latent_heap_bytes());
     return test_done();
 }
