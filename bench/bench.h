@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "latent.h"
+#include "latent_gguf.h"
 
 /* The instruction set the library's kernels were compiled for: the same test as
  * kernels/kernels.h makes, on the same flags. */

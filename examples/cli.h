@@ -123,7 +123,7 @@ static inline int cli_bytes(const char *flag, const char *s, size_t *out)
  * --repeat-penalty (into *sp) and --kv-type (into *kv). Returns 1 when argv[*i] was one of
  * them (its value consumed), 0 when it was not, -1 on a bad or missing value. */
 static inline int cli_sampling_flag(int argc, char **argv, int *i, latent_sampler_params *sp,
-                                    latent_kv_type *kv)
+                                    latent_type *kv)
 {
     const char *a = argv[*i], *v;
     int is_kv = !strcmp(a, "--kv-type");
@@ -142,8 +142,8 @@ static inline int cli_sampling_flag(int argc, char **argv, int *i, latent_sample
         return cli_float(a, v, 0, 1, &sp->min_p) ? -1 : 1;
     if (!strcmp(a, "--repeat-penalty"))
         return cli_float(a, v, 0.01, 100, &sp->repeat_penalty) ? -1 : 1;
-    static const struct { const char *name; latent_kv_type type; } kv_types[] = {
-        {"f16", LATENT_KV_F16}, {"f32", LATENT_KV_F32}, {"q8_0", LATENT_KV_Q8_0}};
+    static const struct { const char *name; latent_type type; } kv_types[] = {
+        {"f16", LATENT_TYPE_F16}, {"f32", LATENT_TYPE_F32}, {"q8_0", LATENT_TYPE_Q8_0}};
     for (size_t k = 0; k < sizeof kv_types / sizeof kv_types[0]; k++)
         if (!strcmp(v, kv_types[k].name)) {
             *kv = kv_types[k].type;

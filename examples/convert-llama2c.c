@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "latent.h"
+#include "latent_gguf.h"
 
 typedef struct checkpoint {
     int32_t dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len;

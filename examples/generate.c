@@ -25,7 +25,7 @@ typedef struct options {
     int chat;
     int ids; /* print token ids instead of text (for tests and debugging) */
     size_t mem_budget;
-    latent_kv_type kv_type;
+    latent_type kv_type;
     latent_sampler_params sp;
 } options;
 
@@ -57,7 +57,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->n_predict = 128;
     o->sp = latent_sampler_default_params();
     o->sp.seed = (uint64_t)time(NULL);
-    o->kv_type = LATENT_KV_F16;
+    o->kv_type = LATENT_TYPE_F16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         int bad = 0, shared = cli_sampling_flag(argc, argv, &i, &o->sp, &o->kv_type);

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "latent.h"
+#include "latent_gguf.h"
 
 #define ARRAY_ITEMS_SHOWN 8
 #define TEXT_STRING_SHOWN 72

@@ -23,6 +23,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: minimal MODEL.gguf PROMPT\n");
         return 1;
     }
+    latent_generate_params gp = latent_generate_default_params();
+    gp.prompt = argv[2];
+    gp.prompt_len = strlen(argv[2]);
+    gp.max_tokens = 64;
+    gp.on_piece = print_piece;
     latent_model *model = NULL;
     latent_context *ctx = NULL;
     latent_sampler *sampler = NULL;
@@ -32,8 +37,7 @@ int main(int argc, char **argv)
     if (st == LATENT_OK)
         st = latent_sampler_create(latent_n_vocab(model), NULL, &sampler);
     if (st == LATENT_OK)
-        st = latent_generate(ctx, sampler, argv[2], strlen(argv[2]), LATENT_TOKENIZE_ADD_BOS, 64,
-                             print_piece, NULL, NULL);
+        st = latent_generate(ctx, sampler, &gp, NULL);
     printf("\n");
     if (st != LATENT_OK)
         fprintf(stderr, "minimal: %s: %s\n", latent_status_str(st), latent_last_error());

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "latent.h"
+#include "latent_gguf.h"
 
 #define USAGE "usage: quantize IN.gguf OUT.gguf TYPE [--pure]\n" \
               "types: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k q4_k_m q5_k_m\n"

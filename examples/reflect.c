@@ -50,7 +50,7 @@ typedef struct options {
     int threads;
     long max_tokens; /* per life, 0: unlimited (tests) */
     int kv_chunk;    /* tokens per KV growth step, 0: the library's default */
-    latent_kv_type kv_type;
+    latent_type kv_type;
     latent_sampler_params sp;
     wall_options wall;
 } options;
@@ -94,7 +94,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->model = DEFAULT_MODEL;
     o->budget_mode = 1;
     o->rest = 5;
-    o->kv_type = LATENT_KV_F16;
+    o->kv_type = LATENT_TYPE_F16;
     o->sp = latent_sampler_default_params();
     o->sp.repeat_penalty = 1.1f; /* a mind left alone falls into loops without it */
     o->wall = wall_default_options(); /* "auto": term on a terminal, else plain text */

@@ -32,7 +32,7 @@ extern "C" {
  * ========================================================================== */
 
 #define LATENT_VERSION_MAJOR 0
-#define LATENT_VERSION_MINOR 1
+#define LATENT_VERSION_MINOR 2
 #define LATENT_VERSION_PATCH 0
 #define LATENT_VERSION \
     (LATENT_VERSION_MAJOR * 1000000 + LATENT_VERSION_MINOR * 1000 + LATENT_VERSION_PATCH)
@@ -90,14 +90,20 @@ size_t latent_heap_bytes(void);
 /* The highest latent_heap_bytes() seen since the process started. */
 size_t latent_heap_peak_bytes(void);
 
-/* Testing: make the n-th allocation from now fail (n = 1: the next one); 0 disables.
- * Process-wide and thread-safe. */
-void latent_debug_fail_allocation(long n);
-/* Testing: how many allocations the library has attempted since the process started. */
-long latent_debug_allocation_count(void);
+/* Tests' control of the library: what a test harness needs and a program never does. */
+typedef enum latent_test_op {
+    /* make the value-th allocation from now fail (1: the next one); 0 disables.
+     * Process-wide and thread-safe. */
+    LATENT_TEST_FAIL_ALLOCATION = 1,
+    /* *out = how many allocations the library has attempted since the process started */
+    LATENT_TEST_ALLOCATION_COUNT = 2,
+} latent_test_op;
+
+/* LATENT_EINVAL for an unknown op (or a NULL out where one is needed). */
+latent_status latent_test_control(latent_test_op op, long value, long *out);
 
 /* ============================================================================
- * Tensor types (the GGUF / ggml type ids)
+ * Tensor types (the GGUF / ggml type ids): of weights, and of the KV cache
  * ========================================================================== */
 
 typedef enum latent_type {
@@ -118,157 +124,6 @@ typedef enum latent_type {
     LATENT_TYPE_BF16 = 30,
 } latent_type;
 
-/* "q4_K", "f16", ... for any ggml type id the GGUF format knows; NULL for unknown ids. */
-const char *latent_type_name(uint32_t type);
-/* Elements per block (1 for float types), bytes per block; 0 for unknown ids. */
-uint32_t latent_type_block_size(uint32_t type);
-uint32_t latent_type_block_bytes(uint32_t type);
-/* 1 if liblatent can dequantize and multiply this type. */
-int latent_type_supported(uint32_t type);
-
-/* Converts one row of n floats to `type` (n a multiple of the block size), with the
- * reference quantizer. dst must hold n / block_size * block_bytes bytes. */
-latent_status latent_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
-/* The inverse: the dequantizer that defines the format. */
-latent_status latent_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
-
-/* ============================================================================
- * GGUF: a read-only view of a file, and a writer
- * ========================================================================== */
-
-typedef enum latent_gguf_type {
-    LATENT_GGUF_UINT8 = 0,
-    LATENT_GGUF_INT8 = 1,
-    LATENT_GGUF_UINT16 = 2,
-    LATENT_GGUF_INT16 = 3,
-    LATENT_GGUF_UINT32 = 4,
-    LATENT_GGUF_INT32 = 5,
-    LATENT_GGUF_FLOAT32 = 6,
-    LATENT_GGUF_BOOL = 7,
-    LATENT_GGUF_STRING = 8,
-    LATENT_GGUF_ARRAY = 9,
-    LATENT_GGUF_UINT64 = 10,
-    LATENT_GGUF_INT64 = 11,
-    LATENT_GGUF_FLOAT64 = 12,
-} latent_gguf_type;
-
-/* "uint8", "string", "array", ...; NULL for an unknown id. */
-const char *latent_gguf_type_name(uint32_t type);
-
-typedef struct latent_gguf latent_gguf;
-
-/* A string inside the file: not NUL-terminated, may hold any bytes. */
-typedef struct latent_str {
-    const char *ptr;
-    uint64_t len;
-} latent_str;
-
-typedef struct latent_gguf_tensor {
-    const char *name;  /* NUL-terminated copy */
-    uint32_t type;     /* latent_type id */
-    uint32_t n_dims;   /* 1..4 */
-    uint64_t ne[4];    /* elements per dimension; ne[0] is the contiguous row; unused = 1 */
-    uint64_t n_elements;
-    uint64_t offset;   /* from the start of the data section */
-    uint64_t size;     /* bytes */
-    const void *data;  /* inside the view's buffer */
-} latent_gguf_tensor;
-
-/* Parses a GGUF held in memory. Borrows `data`: it must outlive the view.
- * Every count, length and offset is checked against `size`; a malformed file is
- * LATENT_EFORMAT naming what was wrong and where. */
-latent_status latent_gguf_parse(const void *data, size_t size, latent_gguf **out);
-/* Maps `path` read-only (reads it into memory where mapping is impossible) and parses it.
- * The view owns the mapping. */
-latent_status latent_gguf_open(const char *path, latent_gguf **out);
-void latent_gguf_free(latent_gguf *gguf);
-
-uint32_t latent_gguf_version(const latent_gguf *gguf);
-uint64_t latent_gguf_alignment(const latent_gguf *gguf);
-uint64_t latent_gguf_data_offset(const latent_gguf *gguf); /* where tensor data begins */
-uint64_t latent_gguf_size(const latent_gguf *gguf);        /* bytes in the file */
-int latent_gguf_is_mapped(const latent_gguf *gguf);       /* 1 if mmap'd, 0 if read */
-
-/* Metadata, by index (0 .. n_kv-1) in file order. */
-int64_t latent_gguf_n_kv(const latent_gguf *gguf);
-int64_t latent_gguf_find_key(const latent_gguf *gguf, const char *key); /* -1 if absent */
-const char *latent_gguf_kv_key(const latent_gguf *gguf, int64_t i);     /* NUL-terminated */
-latent_gguf_type latent_gguf_kv_type(const latent_gguf *gguf, int64_t i);
-/* For arrays: the element type and the count. For scalars: the type and 1. */
-latent_gguf_type latent_gguf_kv_elem_type(const latent_gguf *gguf, int64_t i);
-uint64_t latent_gguf_kv_count(const latent_gguf *gguf, int64_t i);
-/* Element j of kv i (j = 0 for a scalar), converted. Integers and bools read as int,
- * floats as double; mismatched kinds are LATENT_EINVAL, out-of-range j LATENT_ERANGE. */
-latent_status latent_gguf_kv_int(const latent_gguf *gguf, int64_t i, uint64_t j, int64_t *out);
-latent_status latent_gguf_kv_uint(const latent_gguf *gguf, int64_t i, uint64_t j, uint64_t *out);
-latent_status latent_gguf_kv_float(const latent_gguf *gguf, int64_t i, uint64_t j, double *out);
-latent_status latent_gguf_kv_str(const latent_gguf *gguf, int64_t i, uint64_t j, latent_str *out);
-/* The raw little-endian bytes of a numeric array (for bulk reads); NULL for strings. */
-const void *latent_gguf_kv_data(const latent_gguf *gguf, int64_t i);
-
-/* Typed getters by key. LATENT_ENOTFOUND when absent, LATENT_EINVAL on a type mismatch,
- * LATENT_ERANGE when an integer does not fit. */
-latent_status latent_gguf_get_int(const latent_gguf *gguf, const char *key, int64_t *out);
-latent_status latent_gguf_get_float(const latent_gguf *gguf, const char *key, double *out);
-latent_status latent_gguf_get_bool(const latent_gguf *gguf, const char *key, int *out);
-latent_status latent_gguf_get_str(const latent_gguf *gguf, const char *key, latent_str *out);
-
-/* Tensors, by index in file order or by name. The pointers live as long as the view. */
-int64_t latent_gguf_n_tensors(const latent_gguf *gguf);
-const latent_gguf_tensor *latent_gguf_tensor_at(const latent_gguf *gguf, int64_t i);
-const latent_gguf_tensor *latent_gguf_find_tensor(const latent_gguf *gguf, const char *name);
-
-/* The writer collects metadata and tensors, then writes a GGUF v3 file with tensor data
- * aligned to `alignment` (32 by default, or general.alignment when that key is added). */
-typedef struct latent_gguf_writer latent_gguf_writer;
-
-latent_status latent_gguf_writer_create(latent_gguf_writer **out);
-void latent_gguf_writer_free(latent_gguf_writer *w);
-
-/* Scalar value: `value` points to one element of `type` (bool as uint8). Copies it. */
-latent_status latent_gguf_writer_add(latent_gguf_writer *w, const char *key,
-                                     latent_gguf_type type, const void *value);
-/* Copies the string. */
-latent_status latent_gguf_writer_add_str(latent_gguf_writer *w, const char *key,
-                                         const char *str, size_t len);
-/* Numeric array of n elements of `elem_type`, little-endian. Copies it. */
-latent_status latent_gguf_writer_add_array(latent_gguf_writer *w, const char *key,
-                                           latent_gguf_type elem_type, const void *data,
-                                           uint64_t n);
-/* Array of n strings (lens may be NULL for NUL-terminated strings). Copies them. */
-latent_status latent_gguf_writer_add_str_array(latent_gguf_writer *w, const char *key,
-                                               const char *const *strs, const size_t *lens,
-                                               uint64_t n);
-/* Copies metadata entry i of `src`, whatever its type. */
-latent_status latent_gguf_writer_copy_kv(latent_gguf_writer *w, const latent_gguf *src,
-                                         int64_t i);
-/* Adds a tensor. Borrows `data` (size bytes) until the file is written. */
-latent_status latent_gguf_writer_add_tensor(latent_gguf_writer *w, const char *name,
-                                            uint32_t type, uint32_t n_dims,
-                                            const uint64_t *ne, const void *data,
-                                            uint64_t size);
-/* Writes the file (atomically: to path.tmp, then renamed). */
-latent_status latent_gguf_writer_write(latent_gguf_writer *w, const char *path);
-
-
-/* Rewrites a GGUF model with its weights in another type. `preset` is one of f32 f16
- * bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k q4_k_m q5_k_m. Unless `pure`,
- * each tensor's type follows what llama.cpp's llama-quantize gives under the same name
- * (the output matrix in q6_K, more bits for some attn_v and ffn_down layers in the mixed
- * presets; q3_k, q4_k and q5_k are the _M presets, as there). One-dimensional tensors
- * stay f32; a tensor whose rows are not whole blocks of its type falls back to the
- * nearest type that fits (logged at INFO, and visible to `progress`). */
-typedef struct latent_quantize_params {
-    int pure; /* every 2-D weight in the preset's type */
-    /* Called after each tensor (may be NULL): its name, index, count, and types. */
-    void (*progress)(const char *tensor, int64_t i, int64_t n, uint32_t from, uint32_t to,
-                     void *user);
-    void *user;
-} latent_quantize_params;
-
-latent_quantize_params latent_quantize_default_params(void);
-latent_status latent_quantize_file(const char *in_path, const char *out_path, const char *preset,
-                                   const latent_quantize_params *params);
 
 /* ============================================================================
  * Model: weights and vocabulary, read-only once loaded, shared by contexts
@@ -288,8 +143,6 @@ latent_model_params latent_model_default_params(void);
 latent_status latent_model_load(const char *path, const latent_model_params *params,
                                 latent_model **out);
 void latent_model_free(latent_model *model);
-/* The GGUF view the model was loaded from; valid as long as the model. */
-const latent_gguf *latent_model_gguf(const latent_model *model);
 
 /* ============================================================================
  * Tokens and text
@@ -399,15 +252,11 @@ void latent_sampler_reset(latent_sampler *sampler, uint64_t seed);
 
 typedef struct latent_context latent_context;
 
-typedef enum latent_kv_type {
-    LATENT_KV_F16 = 0,  /* the default: half the memory of f32 */
-    LATENT_KV_F32 = 1,  /* exact, twice the memory */
-    LATENT_KV_Q8_0 = 2, /* about half of f16 again: a longer life (head_dim % 32 == 0) */
-} latent_kv_type;
-
 typedef struct latent_context_params {
     int32_t n_threads;      /* threads for matrix products; 0: every core (default) */
-    latent_kv_type kv_type; /* default LATENT_KV_F16 */
+    latent_type kv_type;    /* the cache's type: LATENT_TYPE_F16 (default: half the memory of
+                             * f32), LATENT_TYPE_F32 (exact) or LATENT_TYPE_Q8_0 (about half
+                             * of f16 again, a longer life; head_dim % 32 == 0) */
     size_t mem_budget;      /* bytes this context may hold (KV + scratch); 0: no limit */
     int32_t n_batch;        /* prompt tokens evaluated together; default 32 */
     int32_t kv_chunk;       /* tokens per KV growth step; 0 (default): enough that a step
@@ -460,14 +309,24 @@ void latent_context_mem_stats(const latent_context *ctx, latent_mem_stats *out);
  * character is incomplete) and the token that produced it. Return nonzero to stop. */
 typedef int (*latent_piece_fn)(const char *text, size_t len, latent_token token, void *user);
 
-/* Tokenizes `prompt` (with `flags`, e.g. LATENT_TOKENIZE_ADD_BOS), evaluates it after
- * whatever the context already holds, then samples up to max_tokens tokens, streaming
- * each to `fn`. Stops at an end token (not passed to fn), when fn returns nonzero, or at
- * max_tokens. *n_generated (may be NULL) receives the count. On LATENT_ENOMEM the context
- * holds everything evaluated before the failing step. */
-latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, const char *prompt,
-                              size_t len, int flags, int32_t max_tokens, latent_piece_fn fn,
-                              void *user, int32_t *n_generated);
+typedef struct latent_generate_params {
+    const char *prompt;     /* borrowed; may be NULL when prompt_len is 0 */
+    size_t prompt_len;      /* bytes of prompt */
+    int tokenize_flags;     /* e.g. LATENT_TOKENIZE_ADD_BOS; default LATENT_TOKENIZE_ADD_BOS */
+    int32_t max_tokens;     /* tokens to sample at most; default 128 */
+    latent_piece_fn on_piece; /* may be NULL */
+    void *user;             /* passed to on_piece */
+} latent_generate_params;
+
+latent_generate_params latent_generate_default_params(void);
+
+/* Tokenizes params->prompt, evaluates it after whatever the context already holds, then
+ * samples up to max_tokens tokens, streaming each to on_piece. Stops at an end token (not
+ * passed to on_piece), when on_piece returns nonzero, or at max_tokens. *n_generated (may
+ * be NULL) receives the count. On LATENT_ENOMEM the context holds everything evaluated
+ * before the failing step. */
+latent_status latent_generate(latent_context *ctx, latent_sampler *sampler,
+                              const latent_generate_params *params, int32_t *n_generated);
 
 #ifdef __cplusplus
 }

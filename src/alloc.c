@@ -24,11 +24,19 @@ static atomic_long fail_at; /* allocation_count value that fails; 0 = never */
 
 size_t latent_heap_bytes(void) { return atomic_load(&heap_bytes); }
 size_t latent_heap_peak_bytes(void) { return atomic_load(&heap_peak); }
-long latent_debug_allocation_count(void) { return atomic_load(&allocation_count); }
-
-void latent_debug_fail_allocation(long n)
+latent_status latent_test_control(latent_test_op op, long value, long *out)
 {
-    atomic_store(&fail_at, n > 0 ? atomic_load(&allocation_count) + n : 0);
+    switch (op) {
+    case LATENT_TEST_FAIL_ALLOCATION:
+        atomic_store(&fail_at, value > 0 ? atomic_load(&allocation_count) + value : 0);
+        return LATENT_OK;
+    case LATENT_TEST_ALLOCATION_COUNT:
+        if (!out)
+            return lt_fail(LATENT_EINVAL, "latent_test_control: LATENT_TEST_ALLOCATION_COUNT needs out");
+        *out = atomic_load(&allocation_count);
+        return LATENT_OK;
+    }
+    return lt_fail(LATENT_EINVAL, "latent_test_control: unknown op %d", (int)op);
 }
 
 size_t lt_alloc_cost(size_t size)

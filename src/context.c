@@ -18,7 +18,7 @@ latent_context_params latent_context_default_params(void)
     latent_context_params p;
     memset(&p, 0, sizeof p);
     p.n_threads = 0;
-    p.kv_type = LATENT_KV_F16;
+    p.kv_type = LATENT_TYPE_F16;
     p.mem_budget = 0;
     p.n_batch = 32;
     p.kv_chunk = 0;
@@ -90,10 +90,13 @@ latent_status latent_context_create(const latent_model *model, const latent_cont
                        "KV chunk %d", (int)p.n_threads, (int)p.n_batch, (int)p.kv_chunk);
     uint32_t kv_type;
     switch (p.kv_type) {
-    case LATENT_KV_F16: kv_type = LATENT_TYPE_F16; break;
-    case LATENT_KV_F32: kv_type = LATENT_TYPE_F32; break;
-    case LATENT_KV_Q8_0: kv_type = LATENT_TYPE_Q8_0; break;
-    default: return lt_fail(LATENT_EINVAL, "unknown KV cache type %d", (int)p.kv_type);
+    case LATENT_TYPE_F16:
+    case LATENT_TYPE_F32:
+    case LATENT_TYPE_Q8_0: kv_type = p.kv_type; break;
+    default:
+        return lt_fail(LATENT_EINVAL, "the KV cache holds f16, f32 or q8_0, not %s (type %d)",
+                       latent_type_name(p.kv_type) ? latent_type_name(p.kv_type) : "an unknown type",
+                       (int)p.kv_type);
     }
     latent_context *ctx = lt_calloc(NULL, 1, sizeof *ctx);
     if (!ctx)

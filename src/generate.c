@@ -2,17 +2,33 @@
  * generate.c — prompt in, text out: tokenize, evaluate, then sample and stream pieces
  * until an end token, the caller, or the token limit says stop.
  */
+#include <string.h>
+
 #include "context.h"
 #include "tokenizer.h"
 
-latent_status latent_generate(latent_context *ctx, latent_sampler *sampler, const char *prompt,
-                              size_t len, int flags, int32_t max_tokens, latent_piece_fn fn,
-                              void *user, int32_t *n_generated)
+latent_generate_params latent_generate_default_params(void)
+{
+    latent_generate_params p;
+    memset(&p, 0, sizeof p);
+    p.tokenize_flags = LATENT_TOKENIZE_ADD_BOS;
+    p.max_tokens = 128;
+    return p;
+}
+
+latent_status latent_generate(latent_context *ctx, latent_sampler *sampler,
+                              const latent_generate_params *params, int32_t *n_generated)
 {
     if (n_generated)
         *n_generated = 0;
-    if (!ctx || !sampler || (!prompt && len) || max_tokens < 0)
+    if (!ctx || !sampler || !params || (!params->prompt && params->prompt_len) || params->max_tokens < 0)
         return lt_fail(LATENT_EINVAL, "latent_generate: bad argument");
+    const char *prompt = params->prompt;
+    size_t len = params->prompt_len;
+    int flags = params->tokenize_flags;
+    int32_t max_tokens = params->max_tokens;
+    latent_piece_fn fn = params->on_piece;
+    void *user = params->user;
     const latent_model *m = ctx->model;
 
     /* the prompt: count first, then tokenize into a buffer of the right size */

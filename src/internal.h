@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "latent.h"
+#include "latent_gguf.h"
 
 #if defined(__GNUC__)
 #define LT_PRINTF(f, a) __attribute__((format(printf, f, a)))

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "latent.h"
+#include "latent_gguf.h"
 #include "tokenizer.h"
 #include "unicode.h"
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "harness.h"
-#include "latent.h"
+#include "latent_gguf.h"
 
 int main(void)
 {

@@ -115,7 +115,7 @@ static void check_exact(const char *label, const char *path, const golden *g)
     CHECK(latent_n_vocab(m) == g->n_logits, "%s: %d tokens, %d logits recorded", label,
           latent_n_vocab(m), g->n_logits);
     latent_context_params cp = latent_context_default_params();
-    cp.kv_type = LATENT_KV_F32;
+    cp.kv_type = LATENT_TYPE_F32;
     int ids[MAX_IDS];
     float logits[MAX_IDS];
     int n = greedy(m, &cp, g->n_ids, ids, logits);
@@ -134,7 +134,7 @@ static void check_exact(const char *label, const char *path, const golden *g)
 
     /* the default f16 cache and one thread vs many: same text */
     int ids16[MAX_IDS];
-    cp.kv_type = LATENT_KV_F16;
+    cp.kv_type = LATENT_TYPE_F16;
     cp.n_threads = 1;
     int n16 = greedy(m, &cp, g->n_ids, ids16, NULL);
     int same = 0;
@@ -233,7 +233,7 @@ static void check_quantized(const char *path, const golden *g)
             continue;
         }
         latent_context_params cp = latent_context_default_params();
-        cp.kv_type = LATENT_KV_F32;
+        cp.kv_type = LATENT_TYPE_F32;
         int ids[MAX_IDS];
         int n = greedy(m, &cp, g->n_ids, ids, NULL);
         int prefix = 0, agree = 0;
@@ -256,7 +256,7 @@ static void check_quantized(const char *path, const golden *g)
 /* The growth step the library picks (kv_chunk 0): 64 KiB of each head's keys, in steps of
  * 64 tokens, at most 4096 tokens, and under a budget at most 1/64 of it. stories260K: 5
  * layers, 4 kv heads of 8 dims, so an f16 head row is 16 bytes and a token 640. */
-static size_t chunk_tokens_for(const latent_model *m, size_t budget, latent_kv_type type)
+static size_t chunk_tokens_for(const latent_model *m, size_t budget, latent_type type)
 {
     latent_context_params cp = latent_context_default_params();
     cp.mem_budget = budget;
@@ -280,15 +280,15 @@ static void check_default_chunk(const char *path)
         return;
     }
     size_t head = 16, token = 640;
-    size_t t = chunk_tokens_for(m, 0, LATENT_KV_F16);
+    size_t t = chunk_tokens_for(m, 0, LATENT_TYPE_F16);
     CHECK(t % 64 == 0 && t >= 64 && t <= 4096, "default step of %zu tokens", t);
     CHECK(t == 4096 || (t * head >= 65536 && (t - 64) * head < 65536),
           "a step of %zu tokens is not the shortest holding 64 KiB of a head", t);
-    t = chunk_tokens_for(m, 0, LATENT_KV_F32);
+    t = chunk_tokens_for(m, 0, LATENT_TYPE_F32);
     CHECK(t == 2048, "f32 heads of 32 bytes: %zu tokens, expected 2048", t);
     size_t budgets[] = {600 * 1024, 1 << 20, 64u << 20, 80u << 20};
     for (size_t i = 0; i < sizeof budgets / sizeof *budgets; i++) {
-        t = chunk_tokens_for(m, budgets[i], LATENT_KV_F16);
+        t = chunk_tokens_for(m, budgets[i], LATENT_TYPE_F16);
         CHECK(t >= 64 && t % 64 == 0 && (t == 64 || t * token <= budgets[i] / 64) && (t + 64) * token > budgets[i] / 64,
               "budget %zu: a step of %zu tokens (%zu bytes)", budgets[i], t, t * token);
     }
@@ -534,14 +534,54 @@ static void check_generate_api(const char *path)
     } else {
         int calls = 0;
         int32_t n = 0;
-        latent_status st = latent_generate(ctx, s, "Once upon a time", 16, LATENT_TOKENIZE_ADD_BOS, 100,
-                                           stop_after_five, &calls, &n);
+        latent_generate_params gp = latent_generate_default_params();
+        gp.prompt = "Once upon a time";
+        gp.prompt_len = 16;
+        gp.max_tokens = 100;
+        gp.on_piece = stop_after_five;
+        gp.user = &calls;
+        latent_status st = latent_generate(ctx, s, &gp, &n);
         CHECK(st == LATENT_OK && calls == 5 && n == 5, "generate stopped by callback: %s, %d calls, %d tokens",
               latent_status_str(st), calls, (int)n);
-        CHECK(latent_generate(NULL, s, "x", 1, 0, 1, NULL, NULL, NULL) == LATENT_EINVAL, "NULL context");
+        CHECK(latent_generate(NULL, s, &gp, NULL) == LATENT_EINVAL, "NULL context");
+        CHECK(latent_generate(ctx, s, NULL, NULL) == LATENT_EINVAL, "NULL params");
     }
     latent_sampler_free(s);
     latent_context_free(ctx);
+    latent_model_free(m);
+}
+
+/* The cache's type is a latent_type: F16 and F32 give caches of their sizes (stories260K's
+ * 8-wide heads are too narrow for Q8_0's 32-wide blocks), and a weight-only type is refused
+ * by name (until 0.2 a separate enum numbered them otherwise,
+ * and LATENT_TYPE_F16 selected f32). */
+static void check_kv_types(const char *path)
+{
+    latent_model *m = NULL;
+    if (latent_model_load(path, NULL, &m) != LATENT_OK)
+        return;
+    static const latent_type types[] = {LATENT_TYPE_F32, LATENT_TYPE_F16};
+    size_t per_token[2] = {0};
+    for (int i = 0; i < 2; i++) {
+        latent_context_params cp = latent_context_default_params();
+        cp.kv_type = types[i];
+        latent_context *ctx = NULL;
+        latent_token bos = latent_token_bos(m);
+        if (latent_context_create(m, &cp, &ctx) == LATENT_OK && latent_eval(ctx, &bos, 1) == LATENT_OK) {
+            latent_mem_stats ms;
+            latent_context_mem_stats(ctx, &ms);
+            per_token[i] = ms.kv_bytes_per_token;
+        }
+        latent_context_free(ctx);
+    }
+    CHECK(per_token[0] > 0 && per_token[1] * 2 == per_token[0], "f16 cache is half of f32: %zu, %zu bytes a token",
+          per_token[1], per_token[0]);
+    CHECK(latent_context_default_params().kv_type == LATENT_TYPE_F16, "the default cache is f16");
+    latent_context_params cp = latent_context_default_params();
+    cp.kv_type = LATENT_TYPE_Q4_0;
+    latent_context *ctx = NULL;
+    CHECK(latent_context_create(m, &cp, &ctx) == LATENT_EINVAL && !ctx && strstr(latent_last_error(), "q4_0"),
+          "a q4_0 cache is refused by name: %s", latent_last_error());
     latent_model_free(m);
 }
 
@@ -557,6 +597,7 @@ int main(void)
         check_budget(gguf);
         check_default_chunk(gguf);
         check_generate_api(gguf);
+        check_kv_types(gguf);
         check_quantized(gguf, &stories);
         check_layouts(gguf, &stories);
         check_text(gguf, "stories260K", 256);

@@ -189,9 +189,9 @@ static void check_lies(void)
         for (; n_fail < 10000 && !ok; n_fail++) {                                              \
             setup;                                                                              \
             size_t before = latent_heap_bytes();                                                \
-            latent_debug_fail_allocation(n_fail);                                               \
+            test_fail_allocation(n_fail);                                               \
             latent_status st_ = (op);                                                           \
-            latent_debug_fail_allocation(0);                                                    \
+            test_fail_allocation(0);                                                    \
             if (st_ == LATENT_OK) {                                                             \
                 ok = 1;                                                                         \
             } else {                                                                            \
@@ -208,14 +208,18 @@ static void check_lies(void)
 
 static latent_status generate_once(latent_model *m, const latent_context_params *cp, latent_sampler *s)
 {
+    latent_generate_params gp = latent_generate_default_params();
+    gp.prompt = "Once upon a time";
+    gp.prompt_len = 16;
+    gp.max_tokens = 12;
     latent_context *ctx = NULL;
     latent_status st = latent_context_create(m, cp, &ctx);
     if (st == LATENT_OK)
-        st = latent_generate(ctx, s, "Once upon a time", 16, LATENT_TOKENIZE_ADD_BOS, 12, NULL, NULL, NULL);
+        st = latent_generate(ctx, s, &gp, NULL);
     if (st == LATENT_ENOMEM && latent_context_n_tokens(ctx) > 0) {
         /* what was evaluated is still there and the context still works */
         latent_token t = latent_token_bos(m);
-        latent_debug_fail_allocation(0);
+        test_fail_allocation(0);
         if (latent_eval(ctx, &t, 1) != LATENT_OK)
             st = LATENT_EINVAL;
     }

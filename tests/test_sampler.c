@@ -776,7 +776,7 @@ static void test_allocation(void)
     latent_status st = LATENT_ENOMEM;
     int n;
     for (n = 1; n < 50; n++) {
-        latent_debug_fail_allocation(n);
+        test_fail_allocation(n);
         s = (latent_sampler *)&p;
         st = latent_sampler_create(1000, &p, &s);
         if (st == LATENT_OK)
@@ -785,17 +785,17 @@ static void test_allocation(void)
         CHECK(latent_heap_bytes() == base, "failing allocation %d leaked %zu bytes", n,
               latent_heap_bytes() - base);
     }
-    latent_debug_fail_allocation(0);
+    test_fail_allocation(0);
     CHECK(st == LATENT_OK && n >= 3, "create succeeded after %d injected failures", n - 1);
     if (st != LATENT_OK)
         return;
     float l[1000];
     lcg_state = 3;
     fill_logits(l, 1000, 2.0f);
-    long before = latent_debug_allocation_count();
+    long before = test_allocation_count();
     for (int i = 0; i < 100; i++)
         sample1(s, l);
-    CHECK(latent_debug_allocation_count() == before, "sample allocated");
+    CHECK(test_allocation_count() == before, "sample allocated");
     latent_sampler_free(s);
     CHECK(latent_heap_bytes() == base, "free returns every byte");
 }

@@ -665,9 +665,9 @@ static void test_hostile(void)
     for (n = 1; n < 100; n++) {
         struct lt_vocab *v = (struct lt_vocab *)&n;
         lt_budget budget = {0};
-        latent_debug_fail_allocation(n);
+        test_fail_allocation(n);
         st = lt_vocab_load(g, &budget, &v);
-        latent_debug_fail_allocation(0);
+        test_fail_allocation(0);
         if (st == LATENT_OK) {
             CHECK(budget.used > 0 && budget.used <= budget.peak, "%s", "");
             lt_vocab_free(v, &budget);
@@ -685,9 +685,9 @@ static void test_hostile(void)
         for (n = 1; n < 20; n++) {
             latent_token t[64];
             size_t nt;
-            latent_debug_fail_allocation(n);
+            test_fail_allocation(n);
             st = lt_vocab_tokenize(v, text, sizeof text - 1, LATENT_TOKENIZE_SPECIAL, t, 64, &nt);
-            latent_debug_fail_allocation(0);
+            test_fail_allocation(0);
             if (st == LATENT_OK)
                 break;
             CHECK(st == LATENT_ENOMEM, "tokenize, failing allocation %d: %d", n, (int)st);
