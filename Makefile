@@ -3,10 +3,13 @@
 #   make                   build/liblatent.a, build/liblatent.so and every program
 #   make OPENMP=0          without OpenMP
 #   make SCALAR=1          force the portable scalar kernels
-#   make test              native + sanitizers (ASan/UBSan) + Cortex-A72 under qemu
-#   make test-native | sanitize | test-arm | test-scalar | test-matrix (every chip)
+#   make test              the quick tier: native + sanitizers (ASan/UBSan) + Cortex-A72
+#                          under qemu when its toolchain is here (skip: otherwise)
+#   make check             everything CI runs: make test's tier, the system tests (lives
+#                          under valgrind, install), every chip, and a bounded fuzzing run
+#   make test-native | sanitize | test-arm | test-scalar | test-system | test-matrix
 #   make fuzz FUZZ_SECONDS=60
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local, make uninstall PREFIX=/usr/local
 #   make run               build everything and start reflect on the default model
 #                          (fetched once into models/; RUN_ARGS="--lives 3" to pass flags)
 #
@@ -23,6 +26,7 @@ SCALAR ?= 0
 STATIC ?= 0
 PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 60
+CHECK_FUZZ_SECONDS ?= 20
 LATENT_TEST_DATA ?= ../shared
 export LATENT_TEST_DATA
 
@@ -58,9 +62,19 @@ endif
 ifeq ($(SCALAR),1)
   CPPFLAGS += -DLATENT_FORCE_SCALAR
 endif
+# STATIC=1 (cross builds run under qemu without a sysroot): the static library and static
+# programs only; a shared library cannot be linked -static.
+PROG_LDFLAGS :=
 ifeq ($(STATIC),1)
-  LDFLAGS += -static
+  PROG_LDFLAGS += -static
 endif
+
+# The shared library's version comes from the header: liblatent.so.MAJOR (its soname)
+# links to liblatent.so.MAJOR.MINOR.PATCH, and liblatent.so (for the linker) to the soname.
+version_part = $(shell sed -n 's/^\#define LATENT_VERSION_$(1) \([0-9]*\)/\1/p' include/latent.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+SONAME := liblatent.so.$(VERSION_MAJOR)
 
 LIB_SRC := $(wildcard src/*.c) $(wildcard kernels/*.c)
 WALL_SRC := $(wildcard examples/wall/*.c)
@@ -74,7 +88,9 @@ EXAMPLES := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/%)
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/%)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-all: $(BUILD)/liblatent.a $(BUILD)/liblatent.so $(EXAMPLES) $(BENCHES) $(BUILD)/latent.pc
+SHARED_LIB := $(if $(filter 1,$(STATIC)),,$(BUILD)/liblatent.so.$(VERSION) $(BUILD)/liblatent.so)
+
+all: $(BUILD)/liblatent.a $(SHARED_LIB) $(EXAMPLES) $(BENCHES) $(BUILD)/latent.pc
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -85,8 +101,12 @@ $(BUILD)/liblatent.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/liblatent.so: $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LDLIBS)
+$(BUILD)/liblatent.so.$(VERSION): $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/liblatent.so: $(BUILD)/liblatent.so.$(VERSION)
+	ln -sf liblatent.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(BUILD)/libwall.a: $(WALL_OBJ)
 	@mkdir -p $(dir $@)
@@ -95,39 +115,55 @@ $(BUILD)/libwall.a: $(WALL_OBJ)
 
 # Programs link the static library so they run from build/ without LD_LIBRARY_PATH.
 $(BUILD)/%: $(BUILD)/obj/examples/%.o $(BUILD)/libwall.a $(BUILD)/liblatent.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%: $(BUILD)/obj/bench/%.o $(BUILD)/liblatent.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libwall.a $(BUILD)/liblatent.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # pkg-config file for PREFIX; written again at install time, so it names the PREFIX of the
 # install (not whichever one the first build saw).
 define write_pc
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: latent\nDescription: LLM inference for small CPUs\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llatent\nLibs.private: -lm -lpthread%s\n' \
-	  '$(PREFIX)' "$$(sed -n 's/^#define LATENT_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/latent.h | paste -sd.)" \
-	  '$(if $(filter 1,$(OPENMP)), -fopenmp,)' > $(1)
+	  '$(PREFIX)' '$(VERSION)' '$(if $(filter 1,$(OPENMP)), -fopenmp,)' > $(1)
 endef
 
-$(BUILD)/latent.pc: Makefile
+$(BUILD)/latent.pc: Makefile include/latent.h
 	@mkdir -p $(dir $@)
 	$(call write_pc,$@)
 
 tests: $(TESTS) $(EXAMPLES) $(BENCHES)
 
+# Installed programs are prefixed so they do not collide in PATH (latent-generate, ...);
+# the build tree keeps the short names. minimal is the API's example, not a tool.
+INSTALL_PROGRAMS := $(filter-out minimal,$(EXAMPLE_SRC:examples/%.c=%)) bench
+INSTALLED_FILES := include/latent.h include/latent_gguf.h lib/liblatent.a lib/liblatent.so lib/$(SONAME) \
+  lib/liblatent.so.$(VERSION) lib/pkgconfig/latent.pc $(INSTALL_PROGRAMS:%=bin/latent-%)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 include/latent.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/latent.h include/latent_gguf.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/liblatent.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/liblatent.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/liblatent.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf liblatent.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/liblatent.so
 	$(call write_pc,$(DESTDIR)$(PREFIX)/lib/pkgconfig/latent.pc)
+	for p in $(INSTALL_PROGRAMS); do install -m 755 $(BUILD)/$$p $(DESTDIR)$(PREFIX)/bin/latent-$$p || exit 1; done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then ldconfig; fi
+
+# Removes exactly the files install wrote; folders stay (they may have been there before).
+uninstall:
+	rm -f $(INSTALLED_FILES:%=$(DESTDIR)$(PREFIX)/%)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then ldconfig; fi
 
 # ---- tests: tests/run.sh builds each configuration and sums the results ----
 test:
 	tests/run.sh native sanitize arm
+check:
+	FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) tests/run.sh native sanitize arm system scalar tsan a76 armhf i386 riscv64 s390x fuzz
 test-native:
 	tests/run.sh native
 sanitize:
@@ -136,6 +172,8 @@ test-arm:
 	tests/run.sh arm
 test-scalar:
 	tests/run.sh scalar
+test-system:
+	tests/run.sh system
 test-matrix:
 	tests/run.sh native scalar sanitize tsan arm a76 armhf i386 riscv64 s390x
 
@@ -157,7 +195,7 @@ run: all
 clean:
 	rm -rf build
 
-.PHONY: all tests install test test-native sanitize test-arm test-scalar test-matrix fuzz lint clean run
+.PHONY: all tests install uninstall test check test-native sanitize test-arm test-scalar test-system test-matrix fuzz lint clean run
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "latent_gguf.h"
+
 static int test_passed, test_failed, test_skipped;
 
 /* CHECK(cond, "format", args...): the message is required (ISO C wants the macro's ...
@@ -95,6 +97,37 @@ static inline const char *test_model_path(const char *name)
         SKIP("%s (not in %s, %s or models/; examples/fetch-model.sh fetches it)", name, dirs[0], dirs[1]);
     }
     return NULL;
+}
+
+/* 1 when the shell finds `tool`; otherwise a SKIP line naming the Debian package — or,
+ * with LATENT_REQUIRE_TOOLS=1 (.ci/run sets it), a failure — and 0. */
+static inline int test_have_tool(const char *tool, const char *package)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+    if (system(cmd) == 0)
+        return 1;
+    const char *require = getenv("LATENT_REQUIRE_TOOLS");
+    if (require && *require == '1') {
+        test_failed++;
+        printf("FAIL %s is needed (LATENT_REQUIRE_TOOLS=1) but missing: apt-get install %s\n", tool, package);
+    } else {
+        SKIP("%s missing (apt-get install %s)", tool, package);
+    }
+    return 0;
+}
+
+/* The library's test controls (latent_test_control), as tests call them. */
+__attribute__((unused)) static void test_fail_allocation(long n)
+{
+    latent_test_control(LATENT_TEST_FAIL_ALLOCATION, n, NULL);
+}
+
+__attribute__((unused)) static long test_allocation_count(void)
+{
+    long n = 0;
+    latent_test_control(LATENT_TEST_ALLOCATION_COUNT, 0, &n);
+    return n;
 }
 
 /* Reads a whole file into malloc'd memory (NUL-terminated); NULL on failure. */

@@ -2,7 +2,9 @@
 # tests/run.sh CONFIG... — build and run every test binary in each configuration, then
 # print one line: "N passed, N failed". Exit status non-zero on any failure or crash.
 #
-#   native    the host build (AVX2 on x86-64 when the CPU has it)
+#   native    the host build (AVX2 on x86-64 when the CPU has it): every unit test
+#   system    the host build: the system tests (SYSTEM_TESTS below: a hundred lives under
+#             valgrind, make install and a program built against the installed library)
 #   scalar    the host build with the scalar kernels forced
 #   sanitize  clang (or gcc) with AddressSanitizer + UndefinedBehaviorSanitizer
 #   arm       aarch64-linux-gnu-gcc -mcpu=cortex-a72 -static, run under qemu-aarch64 -cpu cortex-a72
@@ -14,9 +16,14 @@
 #   tsan      clang -fsanitize=thread, no OpenMP: test_threads (one model, contexts in threads)
 #   s390x     a big-endian host: only test_endian, which shows that GGUF files are refused
 #             with a clear message there (the format is little-endian)
+#   fuzz      tests/fuzz.sh for $FUZZ_SECONDS (default 20) per target: one pass or failure each
 #
 # Each test binary prints lines of its own and ends with "N passed, N failed"; a binary
 # that crashes or prints no such line counts as one failure.
+#
+# A configuration whose compiler or emulator is not installed says "skip: CONFIG: what is
+# missing (apt-get install ...)" and counts nothing, so a fresh machine with only gcc and
+# make passes the native tests; with LATENT_REQUIRE_CROSS=1 (.ci/run sets it) it is a failure.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -24,13 +31,75 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 export LATENT_TEST_DATA
 total_pass=0
 total_fail=0
+# slow, and needing tools beyond a compiler: run by the system configuration only
+SYSTEM_TESTS="test_lives test_install"
+
+# missing CONFIG WHAT PACKAGES: a toolchain this configuration needs is not installed
+missing() {
+    if [ "${LATENT_REQUIRE_CROSS:-0}" = 1 ]; then
+        echo "$1: FAILED: $2 missing (apt-get install $3; LATENT_REQUIRE_CROSS=1)"
+        total_fail=$((total_fail + 1))
+    else
+        echo "skip: $1: $2 missing (apt-get install $3)"
+    fi
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# The README's cross-compile command, as written there: it must build.
+readme_cross_build() {
+    cmd=$(grep -m 1 '^make BUILD=build/arm CC=aarch64-linux-gnu-gcc STATIC=1' README.md)
+    cmd=${cmd%%#*}
+    if [ -z "$cmd" ]; then
+        echo "  arm README: FAILED: no cross-compile command found in README.md"
+        total_fail=$((total_fail + 1))
+    elif sh -c "$cmd -j$JOBS" >/dev/null 2>&1; then
+        echo "  arm README: builds as written: $cmd"
+        total_pass=$((total_pass + 1))
+    else
+        echo "  arm README: FAILED: $cmd"
+        total_fail=$((total_fail + 1))
+    fi
+}
+
+# build_with CONFIG MAKE-ARGS...: quiet on success (static links warn about libgomp's dlopen);
+# the end of the compiler's output on failure.
+build_with() {
+    name=$1
+    shift
+    log=$(mktemp)
+    if make -s -j"$JOBS" "$@" >"$log" 2>&1; then
+        rm -f "$log"
+        return 0
+    fi
+    echo "$name: FAILED to build"
+    tail -n 20 "$log" | sed 's/^/    | /'
+    rm -f "$log"
+    total_fail=$((total_fail + 1))
+    return 1
+}
+
+run_fuzz() {
+    if ! have clang; then
+        missing fuzz clang clang
+        return
+    fi
+    echo "== fuzz: every tests/fuzz_*.c for ${FUZZ_SECONDS:-20}s"
+    out=$(tests/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1)
+    printf '%s\n' "$out" | grep -E 'FAILED|ok$' | sed 's/^/  fuzz /'
+    p=$(printf '%s\n' "$out" | grep -c ': ok$')
+    f=$(printf '%s\n' "$out" | grep -c 'FAILED')
+    [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+}
 
 run_config() {
     config=$1
     runner=""
     unset arch
     case $config in
-    native) build=build; flags="" ;;
+    native|system) build=build; flags="" ;;
     scalar) build=build/scalar; flags="SCALAR=1" ;;
     sanitize)
         build=build/asan
@@ -40,17 +109,16 @@ run_config() {
         ;;
     arm)
         build=build/arm
-        if ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || ! command -v qemu-aarch64 >/dev/null 2>&1; then
-            echo "arm: FAILED: aarch64-linux-gnu-gcc or qemu-aarch64 missing (apt-get install gcc-aarch64-linux-gnu qemu-user)"
-            total_fail=$((total_fail + 1))
-            return
-        fi
+        have aarch64-linux-gnu-gcc || { missing arm aarch64-linux-gnu-gcc "gcc-aarch64-linux-gnu libc6-dev-arm64-cross"; return; }
+        have qemu-aarch64 || { missing arm qemu-aarch64 qemu-user; return; }
         flags="CC=aarch64-linux-gnu-gcc STATIC=1"
         runner="qemu-aarch64 -cpu cortex-a72"
         ;;
     a76)
         build=build/a76
         cc=aarch64-linux-gnu-gcc
+        have $cc || { missing a76 $cc "gcc-aarch64-linux-gnu libc6-dev-arm64-cross"; return; }
+        have qemu-aarch64 || { missing a76 qemu-aarch64 qemu-user; return; }
         flags="STATIC=1"
         arch="-mcpu=cortex-a76"
         runner="qemu-aarch64 -cpu cortex-a76"
@@ -62,20 +130,19 @@ run_config() {
         riscv64) cc=riscv64-linux-gnu-gcc; runner="qemu-riscv64"; arch="" ;;
         s390x) cc=s390x-linux-gnu-gcc; runner="qemu-s390x"; arch="" ;;
         esac
-        if ! command -v "$cc" >/dev/null 2>&1 || ! command -v "${runner%% *}" >/dev/null 2>&1; then
-            echo "$config: FAILED: $cc or ${runner%% *} missing (see .ci/run for the packages)"
-            total_fail=$((total_fail + 1))
-            return
-        fi
+        have "$cc" || { missing "$config" "$cc" "gcc-${cc%-gcc} libc6-dev-$config-cross"; return; }
+        have "${runner%% *}" || { missing "$config" "${runner%% *}" qemu-user; return; }
         build=build/$config
         flags="STATIC=1 OPENMP=0" # libgomp in a static binary warns about dlopen; aarch64 covers OpenMP
         ;;
     tsan)
         build=build/tsan
-        cc=clang; command -v clang >/dev/null 2>&1 || cc=gcc
+        cc=clang; have clang || cc=gcc
         export TSAN_OPTIONS=halt_on_error=1
         ;;
     i386)
+        [ -f /usr/lib32/libc.so ] || [ -f /usr/lib32/libc.a ] ||
+            { missing i386 "the 32-bit C library" "libc6-dev-i386 lib32gcc-12-dev"; return; }
         build=build/i386
         cc="gcc -m32"
         flags="OPENMP=0"
@@ -84,6 +151,7 @@ run_config() {
         # conflicts with the cross compilers) -m32 does not look for them there
         [ -d /usr/include/x86_64-linux-gnu/asm ] && arch="$arch -idirafter /usr/include/x86_64-linux-gnu"
         ;;
+    fuzz) run_fuzz; return ;;
     *) echo "unknown configuration: $config"; total_fail=$((total_fail + 1)); return ;;
     esac
     echo "== $config: building into $build"
@@ -92,23 +160,25 @@ run_config() {
         target=tests
         [ "$config" = s390x ] && target=$build/tests/test_endian
         [ "$config" = a76 ] && target=$build/tests/test_kernels
-        make -s -j"$JOBS" BUILD=$build CC="$cc" $flags ARCH_FLAGS="$arch" $target >/dev/null ||
-            { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+        build_with "$config" BUILD=$build CC="$cc" $flags ARCH_FLAGS="$arch" $target || return
     elif [ "$config" = tsan ]; then
-        make -s -j"$JOBS" BUILD=$build CC=$cc OPT=-O1 OPENMP=0 SAN="-fsanitize=thread" \
-            $build/tests/test_threads >/dev/null ||
-            { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+        build_with "$config" BUILD=$build CC=$cc OPT=-O1 OPENMP=0 SAN="-fsanitize=thread" \
+            $build/tests/test_threads || return
     elif [ "$config" = sanitize ]; then
-        make -s -j"$JOBS" BUILD=$build CC=$cc OPT=-O1 OPENMP=0 \
-            SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-            tests >/dev/null || { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+        build_with "$config" BUILD=$build CC=$cc OPT=-O1 OPENMP=0 \
+            SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" tests || return
     else
-        make -s -j"$JOBS" BUILD=$build $flags tests >/dev/null || { echo "$config: FAILED to build"; total_fail=$((total_fail + 1)); return; }
+        build_with "$config" BUILD=$build $flags tests || return
     fi
+    [ "$config" = arm ] && readme_cross_build
     ran=0
     for t in "$build"/tests/test_*; do
         [ -x "$t" ] || continue
         name=$(basename "$t")
+        case " $SYSTEM_TESTS " in
+        *" $name "*) [ "$config" = system ] || continue ;;
+        *) [ "$config" = system ] && continue ;;
+        esac
         ran=$((ran + 1))
         out=$(LATENT_BUILD=$build LATENT_RUNNER="$runner" $runner "$t" 2>&1)
         status=$?
