@@ -49,7 +49,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # The README's cross-compile command, as written there: it must build.
 readme_cross_build() {
     cmd=$(grep -m 1 '^make BUILD=build/arm CC=aarch64-linux-gnu-gcc STATIC=1' README.md)
-    cmd=${cmd%%#*}
+    cmd=$(printf '%s' "${cmd%%#*}" | sed 's/ *$//')
     if [ -z "$cmd" ]; then
         echo "  arm README: FAILED: no cross-compile command found in README.md"
         total_fail=$((total_fail + 1))
