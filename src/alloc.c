@@ -104,6 +104,15 @@ void *lt_alloc(lt_budget *budget, size_t size)
     return h + 1;
 }
 
+void *lt_alloc_array(lt_budget *budget, size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size) {
+        lt_fail(LATENT_ENOMEM, "out of memory: %zu elements of %zu bytes", n, size);
+        return NULL;
+    }
+    return lt_alloc(budget, n * size);
+}
+
 void *lt_calloc(lt_budget *budget, size_t n, size_t size)
 {
     if (size != 0 && n > SIZE_MAX / size) {

@@ -1,5 +1,5 @@
 /*
- * gguf.c — the GGUF view: parse (ptr, size), map a file, and write one.
+ * gguf.c — the GGUF view: parse (ptr, size), and map or read a file (gguf_write.c writes one).
  *
  * The parser trusts nothing it reads. Every count and length is checked against the
  * bytes that remain before anything is allocated or looped over, so a hostile file is

@@ -39,6 +39,8 @@ typedef struct lt_budget {
 
 void *lt_alloc(lt_budget *budget, size_t size);
 void *lt_calloc(lt_budget *budget, size_t count, size_t size); /* zeroed, overflow-checked */
+/* lt_alloc of n elements of `size` bytes, refused (ENOMEM) when the product overflows. */
+void *lt_alloc_array(lt_budget *budget, size_t n, size_t size);
 /* On failure the old block is untouched and still owned by the caller. */
 void *lt_realloc(lt_budget *budget, void *ptr, size_t size);
 void lt_free(lt_budget *budget, void *ptr);

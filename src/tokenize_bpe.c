@@ -18,61 +18,19 @@ typedef struct symbol {
     int32_t alive;      /* 0 once merged into its left neighbour */
 } symbol;
 
-typedef struct pair {
-    int32_t rank, left, right;
-} pair;
-
-/* a before b: lower rank first, then the leftmost */
-static int pair_before(const pair *a, const pair *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(pair *h, size_t *n, pair x)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_before(&x, &h[parent]))
-            break;
-        h[i] = h[parent];
-        i = parent;
-    }
-    h[i] = x;
-}
-
-static pair heap_pop(pair *h, size_t *n)
-{
-    pair top = h[0], last = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && pair_before(&h[c + 1], &h[c]))
-            c++;
-        if (!pair_before(&h[c], &last))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n > 0)
-        h[i] = last;
-    return top;
-}
-
-static void try_pair(const struct lt_vocab *v, const symbol *sym, int32_t l, int32_t r, pair *heap,
-                     size_t *n_heap)
+/* Lower ranks merge first: the queue puts the highest priority first, so -rank. */
+static void try_pair(const struct lt_vocab *v, const symbol *sym, int32_t l, int32_t r,
+                     lt_merge_candidate *heap, size_t *n_heap)
 {
     if (l < 0 || r < 0)
         return;
     int32_t rank = lt_vocab_merge_rank(v, sym[l].id, sym[r].id);
     if (rank >= 0)
-        heap_push(heap, n_heap, (pair){rank, l, r});
+        lt_merge_queue_push(heap, n_heap, (lt_merge_candidate){-(double)rank, l, r, rank});
 }
 
-static void bpe_word(const struct lt_vocab *v, const unsigned char *w, size_t n, symbol *sym, pair *heap,
-                     lt_token_sink *sink)
+static void bpe_word(const struct lt_vocab *v, const unsigned char *w, size_t n, symbol *sym,
+                     lt_merge_candidate *heap, lt_token_sink *sink)
 {
     if (v->ignore_merges) {
         int32_t id = lt_vocab_find(v, (const char *)w, n);
@@ -87,13 +45,14 @@ static void bpe_word(const struct lt_vocab *v, const unsigned char *w, size_t n,
     for (size_t i = 1; i < n; i++)
         try_pair(v, sym, (int32_t)i - 1, (int32_t)i, heap, &n_heap);
     while (n_heap > 0) {
-        pair p = heap_pop(heap, &n_heap);
+        lt_merge_candidate p = lt_merge_queue_pop(heap, &n_heap);
+        int32_t rank = p.tag;
         symbol *l = &sym[p.left], *r = &sym[p.right];
         /* stale unless both are still there, side by side, and still the merge's halves */
-        if (!l->alive || !r->alive || l->next != p.right || l->id != v->merge_left[p.rank] ||
-            r->id != v->merge_right[p.rank])
+        if (!l->alive || !r->alive || l->next != p.right || l->id != v->merge_left[rank] ||
+            r->id != v->merge_right[rank])
             continue;
-        l->id = v->merge_result[p.rank];
+        l->id = v->merge_result[rank];
         r->alive = 0;
         l->next = r->next;
         if (r->next >= 0)
@@ -119,7 +78,7 @@ latent_status lt_tokenize_bpe(const struct lt_vocab *v, const char *text, size_t
         if (ends[i] - start > longest)
             longest = ends[i] - start;
     symbol *sym = lt_alloc_array(NULL, longest, sizeof *sym);
-    pair *heap = lt_alloc_array(NULL, 3 * longest, sizeof *heap);
+    lt_merge_candidate *heap = lt_alloc_array(NULL, 3 * longest, sizeof *heap);
     if (!sym || !heap) {
         lt_free(NULL, sym);
         lt_free(NULL, heap);

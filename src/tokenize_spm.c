@@ -17,53 +17,8 @@ typedef struct symbol {
     uint32_t off, n;    /* bytes of the escaped text; n = 0 once merged into its left */
 } symbol;
 
-typedef struct bigram {
-    float score;
-    int32_t left, right;
-    uint32_t size; /* bytes of the pair when it was proposed: stale if they changed */
-} bigram;
-
-/* a before b: higher score first, then the leftmost */
-static int bigram_before(const bigram *a, const bigram *b)
-{
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(bigram *h, size_t *n, bigram x)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!bigram_before(&x, &h[parent]))
-            break;
-        h[i] = h[parent];
-        i = parent;
-    }
-    h[i] = x;
-}
-
-static bigram heap_pop(bigram *h, size_t *n)
-{
-    bigram top = h[0], last = h[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && bigram_before(&h[c + 1], &h[c]))
-            c++;
-        if (!bigram_before(&h[c], &last))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (*n > 0)
-        h[i] = last;
-    return top;
-}
-
 static void try_pair(const struct lt_vocab *v, const char *text, const symbol *sym, int32_t l, int32_t r,
-                     bigram *heap, size_t *n_heap)
+                     lt_merge_candidate *heap, size_t *n_heap)
 {
     if (l < 0 || r < 0)
         return;
@@ -71,7 +26,7 @@ static void try_pair(const struct lt_vocab *v, const char *text, const symbol *s
     int32_t id = lt_vocab_find(v, text + sym[l].off, size);
     if (id < 0)
         return;
-    heap_push(heap, n_heap, (bigram){v->score[id], l, r, size});
+    lt_merge_queue_push(heap, n_heap, (lt_merge_candidate){v->score[id], l, r, (int32_t)size});
 }
 
 /* A symbol no token matches, byte by byte: <0xXX>, else the unknown token. */
@@ -101,7 +56,7 @@ latent_status lt_tokenize_spm(const struct lt_vocab *v, const char *text, size_t
     /* escape: ' ' -> U+2581 */
     char *e = lt_alloc(NULL, elen);
     symbol *sym = lt_alloc_array(NULL, elen, sizeof *sym);
-    bigram *heap = lt_alloc_array(NULL, 3 * elen, sizeof *heap);
+    lt_merge_candidate *heap = lt_alloc_array(NULL, 3 * elen, sizeof *heap);
     if (!e || !sym || !heap) {
         lt_free(NULL, e);
         lt_free(NULL, sym);
@@ -137,9 +92,9 @@ latent_status lt_tokenize_spm(const struct lt_vocab *v, const char *text, size_t
     for (int32_t i = 1; i < n_sym; i++)
         try_pair(v, e, sym, i - 1, i, heap, &n_heap);
     while (n_heap > 0) {
-        bigram b = heap_pop(heap, &n_heap);
+        lt_merge_candidate b = lt_merge_queue_pop(heap, &n_heap);
         symbol *l = &sym[b.left], *r = &sym[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
+        if (l->n == 0 || r->n == 0 || l->n + r->n != (uint32_t)b.tag)
             continue; /* one side has changed since the pair was proposed */
         l->n += r->n;
         r->n = 0;

@@ -409,7 +409,8 @@ static int name_has_phi3(latent_str name)
  * Loading
  * ========================================================================== */
 
-static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *budget)
+/* Which tokenizer (SentencePiece or byte-level BPE) and which pre-tokenizer. */
+static latent_status load_kind(struct lt_vocab *v, const latent_gguf *g)
 {
     latent_status st;
     latent_str model;
@@ -440,11 +441,15 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
                "the model's training", KEY_PRE);
     }
     v->ignore_merges = v->type == LT_VOCAB_BPE && v->pre == LT_PRE_LLAMA3;
+    return LATENT_OK;
+}
 
-    /* ---- tokens ---- */
+/* The tokens' text, and room for everything kept per token. */
+static latent_status load_tokens(struct lt_vocab *v, const latent_gguf *g, lt_budget *budget)
+{
     int64_t ti;
     uint64_t n;
-    st = get_array(g, KEY_TOKENS, 1, &ti, &n);
+    latent_status st = get_array(g, KEY_TOKENS, 1, &ti, &n);
     if (st == LATENT_ENOTFOUND)
         return lt_fail(LATENT_EFORMAT, "no tokenizer: %s is missing", KEY_TOKENS);
     if (st != LATENT_OK)
@@ -491,11 +496,17 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
         at += (uint32_t)s.len;
         v->text_off[i + 1] = at;
     }
+    return LATENT_OK;
+}
 
-    /* ---- scores and types ---- */
+/* SentencePiece's merge scores, and each token's type (normal, control, byte, ...). */
+static latent_status load_scores_and_types(struct lt_vocab *v, const latent_gguf *g)
+{
+    uint64_t n = (uint64_t)v->n_tokens;
+    size_t nt = (size_t)n;
     int64_t si;
     uint64_t sn;
-    st = get_array(g, KEY_SCORES, 0, &si, &sn);
+    latent_status st = get_array(g, KEY_SCORES, 0, &si, &sn);
     if (st == LATENT_OK) {
         latent_gguf_type et = latent_gguf_kv_elem_type(g, si);
         if (sn != n || (et != LATENT_GGUF_FLOAT32 && et != LATENT_GGUF_FLOAT64))
@@ -530,8 +541,13 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
     } else {
         return st;
     }
+    return LATENT_OK;
+}
 
-    /* ---- special ids and flags ---- */
+/* BOS, EOS and the other special ids, and whether to add BOS, EOS and a leading space. */
+static latent_status load_special_ids(struct lt_vocab *v, const latent_gguf *g, lt_budget *budget)
+{
+    latent_status st;
     v->bos = v->eos = v->eot = v->eom = v->unk = v->pad = -1;
     if (v->type == LT_VOCAB_SPM) {
         v->unk = v->n_tokens > 0 ? 0 : -1;
@@ -554,17 +570,19 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
         return st;
     if (v->add_bos && v->bos < 0)
         v->add_bos = 0;
-    if ((st = detect_specials(v, budget)) != LATENT_OK)
-        return st;
+    return detect_specials(v, budget);
+}
 
-    /* ---- pieces, keys, lookup table ---- */
+/* Each token's printable piece and lookup key, and the hash table from key to id. */
+static latent_status build_lookup(struct lt_vocab *v, lt_budget *budget)
+{
     uint32_t piece_at = 0, key_at = 0;
     v->piece_off[0] = 0;
     if (v->type == LT_VOCAB_BPE)
         v->key_off[0] = 0;
     for (int32_t i = 0; i < v->n_tokens; i++)
         build_piece_and_key(v, i, &piece_at, &key_at);
-    v->table_mask = table_mask_for(n);
+    v->table_mask = table_mask_for((uint64_t)v->n_tokens);
     if (!v->table_mask)
         return lt_fail(LATENT_EFORMAT, "%s: too many tokens", KEY_TOKENS);
     v->table = lt_alloc_array(budget, (size_t)v->table_mask + 1, sizeof *v->table);
@@ -576,8 +594,12 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
             continue;
         table_insert(v, i);
     }
+    return LATENT_OK;
+}
 
-    /* ---- byte fallback ---- */
+/* The token for each byte, where text has no token of its own. */
+static void find_byte_tokens(struct lt_vocab *v)
+{
     for (int b = 0; b < 256; b++) {
         char c = (char)b;
         if (v->type == LT_VOCAB_SPM) {
@@ -589,78 +611,83 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
             v->byte_token[b] = lt_vocab_find(v, &c, 1);
         }
     }
+}
 
-    /* ---- merges ---- */
-    if (v->type == LT_VOCAB_BPE) {
-        int64_t mi;
-        uint64_t mn;
-        st = get_array(g, KEY_MERGES, 1, &mi, &mn);
-        if (st == LATENT_ENOTFOUND)
-            return lt_fail(LATENT_EFORMAT, "a gpt2 tokenizer without %s", KEY_MERGES);
-        if (st != LATENT_OK)
-            return st;
-        if (mn > INT32_MAX / 4)
-            return lt_fail(LATENT_EFORMAT, "%s has %llu entries", KEY_MERGES, (unsigned long long)mn);
-        size_t nm = (size_t)mn;
-        v->merge_left = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
-        v->merge_right = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
-        v->merge_result = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
-        v->merge_mask = table_mask_for(mn);
-        if (!v->merge_mask)
-            return lt_fail(LATENT_EFORMAT, "%s: too many merges", KEY_MERGES);
-        v->merge_table = lt_alloc_array(budget, (size_t)v->merge_mask + 1, sizeof(int32_t));
-        if (!v->merge_left || !v->merge_right || !v->merge_result || !v->merge_table)
-            return LATENT_ENOMEM;
-        memset(v->merge_table, 0xff, ((size_t)v->merge_mask + 1) * sizeof(int32_t));
-        char *buf = NULL;
-        size_t buf_cap = 0;
-        int32_t r = 0;
-        for (size_t k = 0; k < nm; k++) {
-            latent_str s;
-            latent_gguf_kv_str(g, mi, k, &s);
-            const char *sp = s.len > 1 ? memchr(s.ptr + 1, ' ', (size_t)s.len - 1) : NULL;
-            if (!sp) {
-                lt_free(NULL, buf);
-                return lt_fail(LATENT_EFORMAT, "%s[%zu] is not two tokens separated by a space",
-                               KEY_MERGES, k);
-            }
-            size_t la = (size_t)(sp - s.ptr), lb = (size_t)s.len - la - 1;
-            if (buf_cap < s.len) {
-                char *nb = lt_realloc(NULL, buf, (size_t)s.len);
-                if (!nb) {
-                    lt_free(NULL, buf);
-                    return LATENT_ENOMEM;
-                }
-                buf = nb;
-                buf_cap = (size_t)s.len;
-            }
-            int ea, eb;
-            size_t ra = byte_level_decode(s.ptr, la, buf, &ea);
-            size_t rb = byte_level_decode(sp + 1, lb, buf + ra, &eb);
-            int32_t a = ea ? lt_vocab_find(v, buf, ra) : -1;
-            int32_t b = eb ? lt_vocab_find(v, buf + ra, rb) : -1;
-            int32_t c = ea && eb ? lt_vocab_find(v, buf, ra + rb) : -1;
-            if (a < 0 || b < 0 || c < 0) {
-                lt_free(NULL, buf);
-                return lt_fail(LATENT_EFORMAT, "%s[%zu] '%.*s' names %s that is not in the vocabulary",
-                               KEY_MERGES, k, (int)(s.len > 64 ? 64 : s.len), s.ptr,
-                               a < 0 || b < 0 ? "a token" : "a merged token");
-            }
-            if (lt_vocab_merge_rank(v, a, b) >= 0)
-                continue; /* a repeated pair keeps its first (lowest) rank */
-            v->merge_left[r] = a;
-            v->merge_right[r] = b;
-            v->merge_result[r] = c;
-            uint32_t i = (uint32_t)hash_pair(a, b) & v->merge_mask;
-            while (v->merge_table[i] >= 0)
-                i = (i + 1) & v->merge_mask;
-            v->merge_table[i] = r++;
+/* Byte-level BPE's merges: pairs of tokens, by rank, with the token each pair becomes. */
+static latent_status load_merges(struct lt_vocab *v, const latent_gguf *g, lt_budget *budget)
+{
+    int64_t mi;
+    uint64_t mn;
+    latent_status st = get_array(g, KEY_MERGES, 1, &mi, &mn);
+    if (st == LATENT_ENOTFOUND)
+        return lt_fail(LATENT_EFORMAT, "a gpt2 tokenizer without %s", KEY_MERGES);
+    if (st != LATENT_OK)
+        return st;
+    if (mn > INT32_MAX / 4)
+        return lt_fail(LATENT_EFORMAT, "%s has %llu entries", KEY_MERGES, (unsigned long long)mn);
+    size_t nm = (size_t)mn;
+    v->merge_left = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
+    v->merge_right = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
+    v->merge_result = lt_alloc_array(budget, nm + 1, sizeof(int32_t));
+    v->merge_mask = table_mask_for(mn);
+    if (!v->merge_mask)
+        return lt_fail(LATENT_EFORMAT, "%s: too many merges", KEY_MERGES);
+    v->merge_table = lt_alloc_array(budget, (size_t)v->merge_mask + 1, sizeof(int32_t));
+    if (!v->merge_left || !v->merge_right || !v->merge_result || !v->merge_table)
+        return LATENT_ENOMEM;
+    memset(v->merge_table, 0xff, ((size_t)v->merge_mask + 1) * sizeof(int32_t));
+    char *buf = NULL;
+    size_t buf_cap = 0;
+    int32_t r = 0;
+    for (size_t k = 0; k < nm; k++) {
+        latent_str s;
+        latent_gguf_kv_str(g, mi, k, &s);
+        const char *sp = s.len > 1 ? memchr(s.ptr + 1, ' ', (size_t)s.len - 1) : NULL;
+        if (!sp) {
+            lt_free(NULL, buf);
+            return lt_fail(LATENT_EFORMAT, "%s[%zu] is not two tokens separated by a space",
+                           KEY_MERGES, k);
         }
-        lt_free(NULL, buf);
-        v->n_merges = r;
+        size_t la = (size_t)(sp - s.ptr), lb = (size_t)s.len - la - 1;
+        if (buf_cap < s.len) {
+            char *nb = lt_realloc(NULL, buf, (size_t)s.len);
+            if (!nb) {
+                lt_free(NULL, buf);
+                return LATENT_ENOMEM;
+            }
+            buf = nb;
+            buf_cap = (size_t)s.len;
+        }
+        int ea, eb;
+        size_t ra = byte_level_decode(s.ptr, la, buf, &ea);
+        size_t rb = byte_level_decode(sp + 1, lb, buf + ra, &eb);
+        int32_t a = ea ? lt_vocab_find(v, buf, ra) : -1;
+        int32_t b = eb ? lt_vocab_find(v, buf + ra, rb) : -1;
+        int32_t c = ea && eb ? lt_vocab_find(v, buf, ra + rb) : -1;
+        if (a < 0 || b < 0 || c < 0) {
+            lt_free(NULL, buf);
+            return lt_fail(LATENT_EFORMAT, "%s[%zu] '%.*s' names %s that is not in the vocabulary",
+                           KEY_MERGES, k, (int)(s.len > 64 ? 64 : s.len), s.ptr,
+                           a < 0 || b < 0 ? "a token" : "a merged token");
+        }
+        if (lt_vocab_merge_rank(v, a, b) >= 0)
+            continue; /* a repeated pair keeps its first (lowest) rank */
+        v->merge_left[r] = a;
+        v->merge_right[r] = b;
+        v->merge_result[r] = c;
+        uint32_t i = (uint32_t)hash_pair(a, b) & v->merge_mask;
+        while (v->merge_table[i] >= 0)
+            i = (i + 1) & v->merge_mask;
+        v->merge_table[i] = r++;
     }
+    lt_free(NULL, buf);
+    v->n_merges = r;
+    return LATENT_OK;
+}
 
-    /* ---- tokens cut out of text ---- */
+/* The special tokens that are cut out of text before tokenizing, longest first. */
+static latent_status collect_specials(struct lt_vocab *v, lt_budget *budget)
+{
     int32_t ns = 0;
     for (int32_t i = 0; i < v->n_tokens; i++)
         if ((v->attr[i] & (LT_TOK_CONTROL | LT_TOK_USER | LT_TOK_UNKNOWN)) &&
@@ -682,12 +709,16 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
         v->specials[k] = (int32_t)(keys[k] & 0xffffffffu);
     lt_free(NULL, keys);
     v->n_specials = ns;
+    return LATENT_OK;
+}
 
-    /* Phi-3's special tokens swallow the whitespace after them (its tokenizer.json says so
-     * per token; GGUF does not carry it, so llama.cpp keys it on the model's name). */
+/* Phi-3's special tokens swallow the whitespace after them (its tokenizer.json says so
+ * per token; GGUF does not carry it, so llama.cpp keys it on the model's name). */
+static void mark_phi3_rstrip(struct lt_vocab *v, const latent_gguf *g)
+{
     latent_str name;
     if (get_opt_str(g, "general.name", &name) == LATENT_OK && name_has_phi3(name)) {
-        for (int32_t k = 0; k < ns; k++)
+        for (int32_t k = 0; k < v->n_specials; k++)
             v->attr[v->specials[k]] |= LT_TOK_RSTRIP;
         int32_t id = find_text(v, "</s>");
         if (id >= 0)
@@ -697,6 +728,21 @@ static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *b
             if ((id = find_text(v, keep[k])) >= 0)
                 v->attr[id] &= (uint8_t)~LT_TOK_RSTRIP;
     }
+}
+
+static latent_status load(struct lt_vocab *v, const latent_gguf *g, lt_budget *budget)
+{
+    latent_status st;
+    if ((st = load_kind(v, g)) != LATENT_OK || (st = load_tokens(v, g, budget)) != LATENT_OK ||
+        (st = load_scores_and_types(v, g)) != LATENT_OK || (st = load_special_ids(v, g, budget)) != LATENT_OK ||
+        (st = build_lookup(v, budget)) != LATENT_OK)
+        return st;
+    find_byte_tokens(v);
+    if (v->type == LT_VOCAB_BPE && (st = load_merges(v, g, budget)) != LATENT_OK)
+        return st;
+    if ((st = collect_specials(v, budget)) != LATENT_OK)
+        return st;
+    mark_phi3_rstrip(v, g);
     return LATENT_OK;
 }
 

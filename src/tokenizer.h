@@ -26,15 +26,19 @@ int32_t lt_vocab_size(const struct lt_vocab *vocab);
 /* "<0xHH>" (a byte token's text) -> the byte, else -1. */
 int lt_byte_token_value(const char *s, size_t n);
 
-/* lt_alloc of n elements of `size` bytes, refused (ENOMEM) when the product overflows. */
-static inline void *lt_alloc_array(lt_budget *budget, size_t n, size_t size)
-{
-    if (size != 0 && n > SIZE_MAX / size) {
-        lt_fail(LATENT_ENOMEM, "out of memory: %zu elements of %zu bytes", n, size);
-        return NULL;
-    }
-    return lt_alloc(budget, n * size);
-}
+/* Candidate merges of two neighbouring symbols, best first: the highest priority, then
+ * the leftmost. Both tokenizers keep one: byte-level BPE with priority -rank, SentencePiece
+ * with the merged token's score. `tag` lets the tokenizer tell a stale candidate (BPE: the
+ * merge's rank; SentencePiece: the pair's length in bytes when it was proposed). */
+typedef struct lt_merge_candidate {
+    double priority;
+    int32_t left, right; /* the symbols */
+    int32_t tag;
+} lt_merge_candidate;
+
+/* A binary heap in h[0 .. *n-1]; the caller sizes h for every push. */
+void lt_merge_queue_push(lt_merge_candidate *h, size_t *n, lt_merge_candidate c);
+lt_merge_candidate lt_merge_queue_pop(lt_merge_candidate *h, size_t *n);
 
 /* ---- the vocabulary ---- */
 
