@@ -6,7 +6,10 @@
  * The checkpoint is llama2.c's legacy format: seven int32 (dim, hidden_dim, n_layers,
  * n_heads, n_kv_heads, vocab_size, seq_len; a negative vocab_size means the classifier is
  * stored separately), then the f32 weights in a fixed order. The tokenizer file is
- * max_token_length, then per token a float score, an int32 length and the bytes.
+ * max_token_length, then per token a float score, an int32 length and the bytes; it does not
+ * store its count, so a file with more or fewer tokens than the checkpoint's vocab_size is
+ * refused rather than cut. Its pieces spell a space ' ' where a GGUF SentencePiece vocabulary
+ * spells U+2581, so they are respelled (otherwise every prompt falls back to byte tokens).
  * llama2.c rotates interleaved pairs, as GGUF's llama architecture does, so the weights
  * are written as they are: a row-major (out, in) matrix is ggml's ne = [in, out].
  */
@@ -49,9 +52,14 @@ static int read_checkpoint(const char *path, checkpoint *c)
     c->shared_classifier = h[5] > 0;
     c->vocab = h[5] > 0 ? h[5] : -h[5];
     c->seq_len = h[6];
+    if (c->vocab < 3) {
+        cli_error("%s: vocab_size %d: the vocabulary needs at least <unk>, <s> and </s>", path, h[5]);
+        free(bytes);
+        return -1;
+    }
     if (c->dim <= 0 || c->dim > 65536 || c->hidden <= 0 || c->hidden > 1 << 20 || c->n_layers <= 0 ||
         c->n_layers > 1024 || c->n_heads <= 0 || c->dim % c->n_heads || c->n_kv_heads <= 0 ||
-        c->n_heads % c->n_kv_heads || c->vocab <= 0 || c->vocab > 1 << 22 || c->seq_len <= 0 ||
+        c->n_heads % c->n_kv_heads || c->vocab < 3 || c->vocab > 1 << 22 || c->seq_len <= 0 ||
         (c->dim / c->n_heads) % 2) {
         cli_error("%s: the header (dim %d, hidden %d, layers %d, heads %d/%d, vocab %d, seq_len %d) "
                   "does not describe a llama2.c model", path, h[0], h[1], h[2], h[3], h[4], h[5], h[6]);
@@ -94,6 +102,46 @@ static void free_vocab(vocab *v)
 /* Token types as GGUF stores them (SentencePiece's): normal, unknown, control, byte. */
 enum { TOKEN_NORMAL = 1, TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3, TOKEN_BYTE = 6 };
 
+/* A tokenizer file does not store its count: the tokens left after the checkpoint's n,
+ * counted so the refusal can name both sizes. */
+static int32_t count_more_tokens(const char *bytes, size_t size, size_t at, int *exact)
+{
+    int32_t more = 0;
+    while (size - at >= 8) {
+        int32_t len;
+        memcpy(&len, bytes + at + 4, 4);
+        if (len < 0 || (size_t)len > size - at - 8)
+            break;
+        at += 8 + (size_t)len;
+        more++;
+    }
+    *exact = at == size;
+    return more;
+}
+
+/* SentencePiece spells a space as U+2581; llama2.c's export wrote plain spaces. Byte and
+ * control tokens keep their spelling. */
+static char *sentencepiece_spelling(const char *s, size_t len, size_t *out_len)
+{
+    size_t spaces = 0, o = 0;
+    for (size_t k = 0; k < len; k++)
+        spaces += s[k] == ' ';
+    char *t = malloc(len + 2 * spaces + 1);
+    if (!t)
+        return NULL;
+    for (size_t k = 0; k < len; k++) {
+        if (s[k] == ' ') {
+            memcpy(t + o, "\xe2\x96\x81", 3);
+            o += 3;
+        } else {
+            t[o++] = s[k];
+        }
+    }
+    t[o] = 0;
+    *out_len = o;
+    return t;
+}
+
 static int read_vocab(const char *path, int32_t n, vocab *v)
 {
     size_t size, at = 4;
@@ -129,20 +177,30 @@ static int read_vocab(const char *path, int32_t n, vocab *v)
             s = "<s>", len = 3;
         else if (i == 2 && len == 6 && !memcmp(s, "\n</s>\n", 6))
             s = "</s>", len = 4;
-        if (!(v->tokens[i] = malloc((size_t)len + 1))) {
+        unsigned byte;
+        char tail, spelled[7] = {0};
+        if (len == 6)
+            memcpy(spelled, s, 6);
+        v->types[i] = i == 0 ? TOKEN_UNKNOWN
+                      : i <= 2 ? TOKEN_CONTROL
+                      : len == 6 && sscanf(spelled, "<0x%2X%c", &byte, &tail) == 2 && tail == '>'
+                          ? TOKEN_BYTE
+                          : TOKEN_NORMAL;
+        if (v->types[i] == TOKEN_NORMAL)
+            v->tokens[i] = sentencepiece_spelling(s, (size_t)len, &v->lens[i]);
+        else if ((v->tokens[i] = malloc((size_t)len + 1)) != NULL)
+            memcpy(v->tokens[i], s, (size_t)len), v->tokens[i][len] = 0, v->lens[i] = (size_t)len;
+        if (!v->tokens[i]) {
             cli_error("out of memory");
             goto fail;
         }
-        memcpy(v->tokens[i], s, (size_t)len);
-        v->tokens[i][len] = 0;
-        v->lens[i] = (size_t)len;
-        unsigned byte;
-        char tail;
-        v->types[i] = i == 0 ? TOKEN_UNKNOWN
-                      : i <= 2 ? TOKEN_CONTROL
-                      : len == 6 && sscanf(v->tokens[i], "<0x%2X%c", &byte, &tail) == 2 && tail == '>'
-                          ? TOKEN_BYTE
-                          : TOKEN_NORMAL;
+    }
+    if (at != size) {
+        int exact;
+        int32_t more = count_more_tokens(bytes, size, at, &exact);
+        cli_error("%s holds %s%d tokens, the checkpoint's vocabulary %d: not this model's tokenizer", path,
+                  exact ? "" : "at least ", n + more, n);
+        goto fail;
     }
     free(bytes);
     return 0;
