@@ -127,36 +127,97 @@ static uint32_t fitting_type(uint32_t type, uint64_t cols)
     return cols % lk_type(type)->block_size == 0 ? type : LATENT_TYPE_F16;
 }
 
+/* Largest magnitude in a row, for the message when it does not fit a type. */
+static float row_amax(const float *x, uint64_t n)
+{
+    float m = 0;
+    for (uint64_t i = 0; i < n; i++)
+        m = fmaxf(m, fabsf(x[i]));
+    return m;
+}
+
+/* A finite weight can still overflow the type: past 65504 in f16, or a block whose scale
+ * (its largest weight over the quant range) does not fit the scale's f16. Reading the row
+ * back is the one check that holds for every type. */
+static latent_status check_row_fits(const latent_gguf_tensor *t, uint32_t type, const uint8_t *q,
+                                    const float *x, float *back, uint64_t cols, uint64_t row)
+{
+    lk_dequantize_row(type, q, back, (int64_t)cols);
+    for (uint64_t c = 0; c < cols; c++)
+        if (!isfinite(back[c]))
+            return lt_fail(LATENT_ERANGE, "tensor '%s': weights up to %g (row %llu) overflow %s; keep it "
+                           "in a wider type (f32, bf16)", t->name, (double)row_amax(x, cols),
+                           (unsigned long long)row, lk_type(type)->name);
+    return LATENT_OK;
+}
+
 /* Converts tensor t to `type` into a new buffer of *size bytes. */
 static latent_status convert(const latent_gguf_tensor *t, uint32_t type, void **out, uint64_t *size)
 {
-    uint64_t cols = t->ne[0], rows = t->n_elements / cols;
+    uint64_t cols = t->ne[0], rows = cols ? t->n_elements / cols : 0;
+    if (rows == 0)
+        return lt_fail(LATENT_EFORMAT, "tensor '%s' has a zero dimension: no weights to quantize", t->name);
     size_t in_row = lk_row_bytes(t->type, (int64_t)cols), out_row = lk_row_bytes(type, (int64_t)cols);
     uint64_t total;
-    if (lt_mul_overflows(rows, out_row, &total) || total > SIZE_MAX - 1)
+    if (lt_mul_overflows(rows, out_row, &total) || total > SIZE_MAX - 1 || cols > SIZE_MAX / 2 / sizeof(float))
         return lt_fail(LATENT_ENOMEM, "tensor '%s' is too large to convert", t->name);
-    float *f = lt_alloc(NULL, (size_t)cols * sizeof *f);
+    float *f = lt_alloc(NULL, 2 * (size_t)cols * sizeof *f);
     uint8_t *buf = lt_alloc(NULL, (size_t)total + 1);
-    if (!f || !buf) {
-        lt_free(NULL, f);
-        lt_free(NULL, buf);
-        return LATENT_ENOMEM;
-    }
-    for (uint64_t r = 0; r < rows; r++) {
+    latent_status st = f && buf ? LATENT_OK : LATENT_ENOMEM;
+    for (uint64_t r = 0; r < rows && !st; r++) {
         lk_dequantize_row(t->type, (const uint8_t *)t->data + r * in_row, f, (int64_t)cols);
-        for (uint64_t c = 0; c < cols; c++)
-            if (!isfinite(f[c])) {
-                lt_free(NULL, f);
-                lt_free(NULL, buf);
-                return lt_fail(LATENT_EFORMAT, "tensor '%s' holds NaN or infinite values (row %llu)",
-                               t->name, (unsigned long long)r);
-            }
-        lk_quantize_row(type, f, buf + r * out_row, (int64_t)cols);
+        for (uint64_t c = 0; c < cols && !st; c++)
+            if (!isfinite(f[c]))
+                st = lt_fail(LATENT_EFORMAT, "tensor '%s' holds NaN or infinite values (row %llu)", t->name,
+                             (unsigned long long)r);
+        if (!st) {
+            lk_quantize_row(type, f, buf + r * out_row, (int64_t)cols);
+            st = check_row_fits(t, type, buf + r * out_row, f, f + cols, cols, r);
+        }
     }
     lt_free(NULL, f);
+    if (st) {
+        lt_free(NULL, buf);
+        return st;
+    }
     *out = buf;
     *size = total;
     return LATENT_OK;
+}
+
+/* Tensors whose rows were not whole blocks of the type chosen, by (chosen, used) pair, so
+ * a model with hundreds of them gets one line, not hundreds. */
+typedef struct fallbacks {
+    uint32_t chosen[8], used[8];
+    int count[8];
+    int n_pairs, total;
+} fallbacks;
+
+static void note_fallback(fallbacks *fb, uint32_t chosen, uint32_t used)
+{
+    fb->total++;
+    for (int i = 0; i < fb->n_pairs; i++)
+        if (fb->chosen[i] == chosen && fb->used[i] == used) {
+            fb->count[i]++;
+            return;
+        }
+    if (fb->n_pairs < 8) {
+        fb->chosen[fb->n_pairs] = chosen, fb->used[fb->n_pairs] = used;
+        fb->count[fb->n_pairs++] = 1;
+    }
+}
+
+static void log_fallbacks(const fallbacks *fb)
+{
+    if (!fb->total)
+        return;
+    char line[512];
+    int at = snprintf(line, sizeof line, "%d tensor%s with rows that are not whole blocks got the nearest type "
+                      "that fits:", fb->total, fb->total == 1 ? "" : "s");
+    for (int i = 0; i < fb->n_pairs && at > 0 && (size_t)at < sizeof line; i++)
+        at += snprintf(line + at, sizeof line - (size_t)at, "%s %s -> %s (%d)", i ? "," : "",
+                       lk_type(fb->chosen[i])->name, lk_type(fb->used[i])->name, fb->count[i]);
+    lt_log(LATENT_LOG_INFO, "%s", line);
 }
 
 static latent_status copy_metadata(latent_gguf_writer *w, const latent_gguf *in, const preset *p)
@@ -191,6 +252,7 @@ static latent_status quantize(const latent_gguf *in, const char *out_path, const
             pl.n_layers = layer + 1;
         pl.n_attn_v += ends_with(t->name, "attn_v.weight");
     }
+    fallbacks fb = {0};
     for (int64_t i = 0; i < n && !st; i++) {
         const latent_gguf_tensor *t = latent_gguf_tensor_at(in, i);
         const lk_type_traits *tr = lk_type(t->type);
@@ -202,8 +264,7 @@ static latent_status quantize(const latent_gguf *in, const char *out_path, const
         uint32_t chosen = t->n_dims >= 2 ? choose_type(&pl, t) : LATENT_TYPE_F32;
         uint32_t type = fitting_type(chosen, t->ne[0]);
         if (type != chosen)
-            lt_log(LATENT_LOG_INFO, "%s: rows of %llu are not whole %s blocks: using %s", t->name,
-                   (unsigned long long)t->ne[0], lk_type(chosen)->name, lk_type(type)->name);
+            note_fallback(&fb, chosen, type);
         uint64_t size = 0;
         if ((st = convert(t, type, &bufs[i], &size)))
             break;
@@ -211,6 +272,8 @@ static latent_status quantize(const latent_gguf *in, const char *out_path, const
         if (!st && qp->progress)
             qp->progress(t->name, i, n, t->type, type, qp->user);
     }
+    if (!st)
+        log_fallbacks(&fb);
     if (!st)
         st = latent_gguf_writer_write(w, out_path);
     latent_gguf_writer_free(w);

@@ -175,6 +175,101 @@ static void check_converter_refusals(void)
     remove(out);
 }
 
+/* ============================================================================
+ * quantize
+ * ========================================================================== */
+
+/* A GGUF with one 2-D f32 tensor named `name` of ne0 x ne1, every weight `value`. */
+static int write_one_tensor(const char *path, const char *name, uint64_t ne0, uint64_t ne1, float value)
+{
+    static float data[4096];
+    for (size_t i = 0; i < 4096; i++)
+        data[i] = value * (float)(1 + i % 7) / 7; /* not all equal, so every block has a spread */
+    latent_gguf_writer *w = NULL;
+    uint64_t ne[2] = {ne0, ne1};
+    latent_status st = latent_gguf_writer_create(&w);
+    if (!st)
+        st = latent_gguf_writer_add_str(w, "general.architecture", "llama", 5);
+    if (!st)
+        st = latent_gguf_writer_add_tensor(w, name, LATENT_TYPE_F32, 2, ne, data, ne0 * ne1 * sizeof(float));
+    if (!st)
+        st = latent_gguf_writer_write(w, path);
+    latent_gguf_writer_free(w);
+    CHECK(st == LATENT_OK, "writing %s: %s", path, latent_last_error());
+    return st == LATENT_OK ? 0 : -1;
+}
+
+/* Quantizes `in` to `type` and expects a one-line refusal that mentions `want`. */
+static void expect_refusal(const char *label, const char *in, const char *type, const char *extra, const char *want)
+{
+    char out[512];
+    tmp_path(out, sizeof out, "refused-q.gguf");
+    int rc;
+    char *msg = run_capture(&rc, "quantize %s %s %s %s", in, out, type, extra);
+    CHECK(rc != 0 && strstr(msg, want) && count_lines(msg) == 1, "%s: status %d, said: %s", label, rc, msg);
+    CHECK(access(out, F_OK) != 0, "%s: %s was written anyway", label, out);
+    free(msg);
+    remove(out);
+}
+
+static void check_quantize_refusals(void)
+{
+    char in[512];
+    tmp_path(in, sizeof in, "one.gguf");
+    /* a zero dimension divided a row count by zero */
+    if (!write_one_tensor(in, "blk.0.attn_q.weight", 0, 32, 1.0f))
+        expect_refusal("zero dimension", in, "q8_0", "", "'blk.0.attn_q.weight' has a zero dimension");
+    if (!write_one_tensor(in, "blk.0.attn_q.weight", 32, 0, 1.0f))
+        expect_refusal("zero rows", in, "q4_0", "", "'blk.0.attn_q.weight' has a zero dimension");
+    /* finite weights past f16's 65504, and blocks whose f16 scale overflows */
+    if (!write_one_tensor(in, "blk.0.ffn_up.weight", 64, 4, 1e5f))
+        expect_refusal("f16 overflow", in, "f16", "", "'blk.0.ffn_up.weight': weights up to 100000");
+    if (!write_one_tensor(in, "blk.0.ffn_up.weight", 64, 4, 1e7f))
+        expect_refusal("q8_0 scale overflow", in, "q8_0", "", "'blk.0.ffn_up.weight': weights up to 1e+07");
+    if (!write_one_tensor(in, "blk.0.ffn_up.weight", 256, 4, 1e9f))
+        expect_refusal("q4_k scale overflow", in, "q4_k", "--pure", "'blk.0.ffn_up.weight'");
+    /* just inside f16: written, and finite */
+    if (!write_one_tensor(in, "blk.0.ffn_up.weight", 64, 4, 6e4f)) {
+        char out[512];
+        tmp_path(out, sizeof out, "fits.gguf");
+        CHECK(test_run_program("quantize %s %s f16 2>/dev/null", in, out) == 0, "6e4 fits f16");
+        remove(out);
+    }
+    remove(in);
+}
+
+static void check_quantize_summary_and_requantize(void)
+{
+    const char *model = test_data_path("models/stories260K.gguf");
+    if (!model)
+        return;
+    char q8[512], again[512];
+    tmp_path(q8, sizeof q8, "q8.gguf");
+    tmp_path(again, sizeof again, "again.gguf");
+    int rc;
+    /* every fallen-back tensor was two lines and there was no summary; now at most one line of
+     * fallbacks and one of the result: its types and its sizes */
+    char *msg = run_capture(&rc, "quantize %s %s q4_k_m", model, q8);
+    CHECK(rc == 0 && count_lines(msg) <= 2 && strstr(msg, "MiB ->") && strstr(msg, " q5_0") &&
+              strstr(msg, "q4_K -> q5_0 ("), "quantize q4_k_m summary: %s", msg);
+    free(msg);
+    msg = run_capture(&rc, "quantize %s %s q8_0", model, q8);
+    CHECK(rc == 0 && count_lines(msg) <= 2 && strstr(msg, " q8_0"), "quantize q8_0 summary: %s", msg);
+    free(msg);
+    expect_refusal("re-quantizing", q8, "q4_0", "", "already quantized (q8_0)");
+    CHECK(test_run_program("quantize %s %s q4_0 --allow-requantize 2>/dev/null", q8, again) == 0,
+          "--allow-requantize");
+    latent_gguf *g = NULL;
+    CHECK(latent_gguf_open(again, &g) == LATENT_OK && latent_gguf_find_tensor(g, "blk.0.attn_q.weight") &&
+              latent_gguf_find_tensor(g, "blk.0.attn_q.weight")->type == LATENT_TYPE_Q4_0,
+          "re-quantized file: %s", latent_last_error());
+    latent_gguf_free(g);
+    expect_refusal("bad flag", model, "q4_0", "--fast", "unexpected argument '--fast'");
+    expect_refusal("no type", model, "", "", "expected three arguments");
+    remove(q8);
+    remove(again);
+}
+
 int main(void)
 {
     check_vocabulary_spelling();
@@ -184,5 +279,7 @@ int main(void)
     check_prompt_ids("aidreams260K", "models/aidreams_tok512.bin", "I dream of", aidreams_dream, 6);
     check_prompted_text();
     check_converter_refusals();
+    check_quantize_refusals();
+    check_quantize_summary_and_requantize();
     return test_done();
 }
