@@ -1,9 +1,10 @@
 /*
  * gguf-dump — what is inside a GGUF file: header, metadata, tensors, totals.
  *
- *     build/gguf-dump FILE [--json]
+ *     build/gguf-dump FILE [--json] [--no-tensors]
  *
- * Long arrays (a vocabulary's 128k tokens) are summarised by their type, length and
+ * general.file_type is named as llama.cpp names it (15: Q4_K_M). --no-tensors leaves out
+ * the tensor list (a 3B model has hundreds), keeping the totals. Long arrays (a vocabulary's 128k tokens) are summarised by their type, length and
  * first items. A file that does not parse is one line on stderr and exit status 1.
  */
 #include <stdio.h>
@@ -14,7 +15,35 @@
 #define ARRAY_ITEMS_SHOWN 8
 #define TEXT_STRING_SHOWN 72
 
-static int json;
+static int json, no_tensors;
+
+#define USAGE "usage: gguf-dump FILE [--json] [--no-tensors]"
+
+/* general.file_type, in llama.cpp's numbering (llama_ftype): the preset a file was
+ * quantized with, which its tensors' types alone do not say (Q4_K_M vs Q4_K_S). */
+static const char *file_type_name(uint64_t t)
+{
+    static const char *const names[] = {
+        [0] = "F32",      [1] = "F16",      [2] = "Q4_0",     [3] = "Q4_1",     [4] = "Q4_1_SOME_F16",
+        [7] = "Q8_0",     [8] = "Q5_0",     [9] = "Q5_1",     [10] = "Q2_K",    [11] = "Q3_K_S",
+        [12] = "Q3_K_M",  [13] = "Q3_K_L",  [14] = "Q4_K_S",  [15] = "Q4_K_M",  [16] = "Q5_K_S",
+        [17] = "Q5_K_M",  [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS",  [21] = "Q2_K_S",
+        [22] = "IQ3_XS",  [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL",  [26] = "IQ3_S",
+        [27] = "IQ3_M",   [28] = "IQ2_S",   [29] = "IQ2_M",   [30] = "IQ4_XS",  [31] = "IQ1_M",
+        [32] = "BF16",    [36] = "TQ1_0",   [37] = "TQ2_0",
+    };
+    return t < sizeof names / sizeof names[0] ? names[t] : NULL;
+}
+
+/* The name of general.file_type's value, or NULL for any other entry. */
+static const char *named_value(const latent_gguf *g, int64_t i)
+{
+    uint64_t v;
+    if (strcmp(latent_gguf_kv_key(g, i), "general.file_type") != 0 ||
+        latent_gguf_kv_type(g, i) == LATENT_GGUF_ARRAY || latent_gguf_kv_uint(g, i, 0, &v) != LATENT_OK)
+        return NULL;
+    return file_type_name(v);
+}
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there are not one. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -140,11 +169,14 @@ static void dump_text(const char *path, const latent_gguf *g)
         printf("  %-44s %-8s ", latent_gguf_kv_key(g, i),
                latent_gguf_type_name(latent_gguf_kv_type(g, i)));
         print_value(g, i);
+        if (named_value(g, i))
+            printf(" (%s)", named_value(g, i));
         printf("\n");
     }
     if (n_t == 0)
         return;
-    printf("\ntensors:\n  %-36s %-6s %-22s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
+    if (!no_tensors)
+        printf("\ntensors:\n  %-36s %-6s %-22s %12s %12s\n", "name", "type", "shape", "offset", "bytes");
     uint64_t bytes = 0, elements = 0;
     for (int64_t i = 0; i < n_t; i++) {
         const latent_gguf_tensor *t = latent_gguf_tensor_at(g, i);
@@ -155,8 +187,9 @@ static void dump_text(const char *path, const latent_gguf *g)
                           (unsigned long long)t->ne[d]);
         snprintf(shape + k, sizeof shape - (size_t)k, "]");
         const char *type = latent_type_name(t->type);
-        printf("  %-36s %-6s %-22s %12llu %12llu\n", t->name, type ? type : "?", shape,
-               (unsigned long long)t->offset, (unsigned long long)t->size);
+        if (!no_tensors)
+            printf("  %-36s %-6s %-22s %12llu %12llu\n", t->name, type ? type : "?", shape,
+                   (unsigned long long)t->offset, (unsigned long long)t->size);
         bytes += t->size;
         elements += t->n_elements;
     }
@@ -187,12 +220,20 @@ static void dump_json(const char *path, const latent_gguf *g)
                    (unsigned long long)latent_gguf_kv_count(g, i));
         printf(", \"value\": ");
         print_value(g, i);
+        if (named_value(g, i))
+            printf(", \"name\": \"%s\"", named_value(g, i));
         printf("}");
     }
-    printf("],\n \"tensors\": [");
+    printf("],\n");
+    if (!no_tensors)
+        printf(" \"tensors\": [");
     uint64_t bytes = 0, elements = 0;
     for (int64_t i = 0; i < n_t; i++) {
         const latent_gguf_tensor *t = latent_gguf_tensor_at(g, i);
+        bytes += t->size;
+        elements += t->n_elements;
+        if (no_tensors)
+            continue;
         latent_str name = {t->name, strlen(t->name)};
         const char *type = latent_type_name(t->type);
         printf(i ? ",\n  {\"name\": " : "\n  {\"name\": ");
@@ -201,10 +242,10 @@ static void dump_json(const char *path, const latent_gguf *g)
         print_shape(t);
         printf(", \"offset\": %llu, \"bytes\": %llu}", (unsigned long long)t->offset,
                (unsigned long long)t->size);
-        bytes += t->size;
-        elements += t->n_elements;
     }
-    printf("],\n \"total\": {\"tensors\": %lld, \"elements\": %llu, \"bytes\": %llu}}\n",
+    if (!no_tensors)
+        printf("],\n");
+    printf(" \"total\": {\"tensors\": %lld, \"elements\": %llu, \"bytes\": %llu}}\n",
            (long long)n_t, (unsigned long long)elements, (unsigned long long)bytes);
 }
 
@@ -214,18 +255,20 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--no-tensors") == 0) {
+            no_tensors = 1;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: gguf-dump FILE [--json]\n");
+            printf("%s\n", USAGE);
             return 0;
         } else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "gguf-dump: unexpected argument '%s' (usage: gguf-dump FILE [--json])\n", argv[i]);
+            fprintf(stderr, "gguf-dump: unexpected argument '%s' (%s)\n", argv[i], USAGE);
             return 1;
         } else {
             path = argv[i];
         }
     }
     if (!path) {
-        fprintf(stderr, "gguf-dump: no file given (usage: gguf-dump FILE [--json])\n");
+        fprintf(stderr, "gguf-dump: no file given (%s)\n", USAGE);
         return 1;
     }
     latent_set_log(NULL, NULL, LATENT_LOG_ERROR);

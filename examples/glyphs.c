@@ -15,7 +15,7 @@
 
 static int usage_error(const char *reason)
 {
-    fprintf(stderr, "glyphs: %s\n(glyphs --help for usage)\n", reason);
+    fprintf(stderr, "glyphs: %s (glyphs --help for usage)\n", reason);
     return 1;
 }
 
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
             return usage_error(reason);
         }
         if (text)
-            return usage_error("one TEXT only (quote it)");
+            return usage_error("one TEXT only: quote it");
         text = argv[i];
     }
     if (!text)

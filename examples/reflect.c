@@ -540,8 +540,10 @@ int main(int argc, char **argv)
         write_journal(&o, &l);
         if (l.tokens == 0 && strcmp(l.cause, "signal") != 0) {
             /* a life that cannot even begin will not begin next time either */
-            if (!strcmp(l.cause, "memory"))
-                cli_error("the memory budget (%zu bytes) does not hold even the prompt", l.budget);
+            if (!strcmp(l.cause, "memory") && l.budget) /* the budget, or a lower limit of the system's */
+                cli_error("not even the prompt fits (memory budget %zu bytes): %s", l.budget, latent_last_error());
+            else if (!strcmp(l.cause, "memory")) /* --mem-budget none: the system's limit (ulimit -v) */
+                cli_error("not even the prompt fits in the memory the system gives: %s", latent_last_error());
             rc = 1;
             break;
         }

@@ -1,10 +1,10 @@
 /*
- * tokenize — text on stdin to token ids, with the model's own tokenizer.
+ * tokenize — a text (the argument, or stdin) to token ids, with the model's own tokenizer.
  *
- *     build/tokenize MODEL.gguf [--bos] [--special] [--pieces] < text
+ *     build/tokenize MODEL.gguf [TEXT] [--bos] [--special] [--pieces] [< text]
  *
  * Prints the ids on one line, separated by spaces. --bos adds BOS (when the vocabulary
- * uses one), --special turns special-token text such as <|eot_id|> into its token,
+ * uses one; a model that starts its text without one says so on stderr), --special turns special-token text such as <|eot_id|> into its token,
  * --pieces also prints each token with the text it stands for, one per line
  * ("15043\t' Hello'", bytes outside printable ASCII escaped). Only the vocabulary is
  * loaded, so a 3 GB model starts as fast as a vocabulary file.
@@ -17,10 +17,7 @@
 #include "cli.h"
 #include "latent.h"
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: tokenize MODEL.gguf [--bos] [--special] [--pieces] < text\n");
-}
+#define USAGE "usage: tokenize MODEL.gguf [TEXT] [--bos] [--special] [--pieces] (no TEXT: stdin)"
 
 /* Reads all of stdin; NULL on failure. */
 static char *read_stdin(size_t *len)
@@ -70,32 +67,36 @@ static void print_piece(const char *p, size_t n)
 int main(int argc, char **argv)
 {
     cli_program = "tokenize";
-    const char *path = NULL;
-    int flags = 0, pieces = 0;
+    const char *path = NULL, *arg_text = NULL;
+    int flags = 0, pieces = 0, options_end = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--bos") == 0) {
+        if (options_end || argv[i][0] != '-' || !argv[i][1]) {
+            if (!path) {
+                path = argv[i];
+            } else if (!arg_text) {
+                arg_text = argv[i];
+            } else {
+                cli_error("one TEXT only (quote it): '%s' is one too many", argv[i]);
+                return 1;
+            }
+        } else if (strcmp(argv[i], "--") == 0) {
+            options_end = 1; /* a TEXT that begins with '-' */
+        } else if (strcmp(argv[i], "--bos") == 0) {
             flags |= LATENT_TOKENIZE_ADD_BOS;
         } else if (strcmp(argv[i], "--special") == 0) {
             flags |= LATENT_TOKENIZE_SPECIAL;
         } else if (strcmp(argv[i], "--pieces") == 0) {
             pieces = 1;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage();
+            printf("%s\n", USAGE);
             return 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            cli_error("unknown option '%s'", argv[i]);
-            usage();
-            return 1;
-        } else if (path) {
-            cli_error("one model only ('%s' and '%s')", path, argv[i]);
-            return 1;
         } else {
-            path = argv[i];
+            cli_error("unknown option '%s' (%s)", argv[i], USAGE);
+            return 1;
         }
     }
     if (!path) {
-        cli_error("no model given");
-        usage();
+        cli_error("no model given (%s)", USAGE);
         return 1;
     }
 
@@ -106,15 +107,21 @@ int main(int argc, char **argv)
         cli_error("%s", latent_last_error());
         return 1;
     }
-    size_t len = 0;
-    char *text = read_stdin(&len);
+    size_t len = arg_text ? strlen(arg_text) : 0;
+    char *text = arg_text ? strdup(arg_text) : read_stdin(&len);
     if (!text) {
-        cli_error("cannot read stdin");
+        cli_error(arg_text ? "out of memory" : "cannot read stdin");
         latent_model_free(model);
         return 1;
     }
 
     size_t n = 0;
+    latent_token bos_only;
+    if ((flags & LATENT_TOKENIZE_ADD_BOS) &&
+        latent_tokenize(model, "", 0, LATENT_TOKENIZE_ADD_BOS, &bos_only, 1, &n) == LATENT_OK && n == 0)
+        fprintf(stderr, "tokenize: --bos: %s; none added\n",
+                latent_token_bos(model) < 0 ? "the model has no BOS token"
+                                            : "the model starts its text without BOS (add_bos_token is false)");
     latent_token *toks = NULL;
     latent_status st = latent_tokenize(model, text, len, flags, NULL, 0, &n);
     if (st == LATENT_ERANGE || st == LATENT_OK) {

@@ -270,6 +270,131 @@ static void check_quantize_summary_and_requantize(void)
     remove(again);
 }
 
+/* ============================================================================
+ * Messages
+ * ========================================================================== */
+
+static void check_path_once(void)
+{
+    char bad[512];
+    tmp_path(bad, sizeof bad, "not-a-model.gguf");
+    FILE *f = fopen(bad, "wb");
+    if (!f)
+        return;
+    fputs("this is not a GGUF file at all", f);
+    fclose(f);
+    int rc;
+    char *msg = run_capture(&rc, "generate -m %s -p hi", bad);
+    const char *first = strstr(msg, bad);
+    CHECK(rc != 0 && first && !strstr(first + 1, bad) && count_lines(msg) == 1,
+          "the path once in the message: %s", msg);
+    free(msg);
+    msg = run_capture(&rc, "tokenize %s hi", bad);
+    first = strstr(msg, bad);
+    CHECK(rc != 0 && first && !strstr(first + 1, bad), "tokenize: the path once: %s", msg);
+    free(msg);
+    remove(bad);
+}
+
+/* One line for a bad flag, in every tool. */
+static void check_bad_flags(void)
+{
+    static const char *const commands[] = {
+        "tokenize --frobnicate", "tokenize", "quantize --frobnicate", "quantize a b",
+        "glyphs --frobnicate", "glyphs", "glyphs a b", "gguf-dump --frobnicate", "generate --frobnicate",
+        "convert-llama2c --frobnicate",
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        int rc;
+        char *msg = run_capture(&rc, "%s", commands[i]);
+        CHECK(rc != 0 && count_lines(msg) == 1, "'%s': status %d, %d lines: %s", commands[i], rc, count_lines(msg),
+              msg);
+        free(msg);
+    }
+}
+
+static void check_tokenize_text_and_bos(void)
+{
+    char out[512];
+    if (convert("stories260K", "models/tok512.bin", out, sizeof out))
+        return;
+    int rc;
+    char *ids = run_capture(&rc, "tokenize %s 'Once upon a time' --bos", out);
+    CHECK(rc == 0 && !strcmp(ids, "1 403 407 261 378\n"), "tokenize MODEL TEXT --bos: %s", ids);
+    free(ids);
+    ids = run_capture(&rc, "tokenize %s -- '-Once' < /dev/null", out);
+    CHECK(rc == 0 && count_lines(ids) == 1 && ids[0] != '\n', "tokenize MODEL -- -TEXT: %s", ids);
+    free(ids);
+    remove(out);
+
+    /* a model that asks for no BOS: --bos says so rather than doing nothing in silence */
+    const char *smol = test_model_path("SmolLM2-135M-Instruct.Q4_1.gguf");
+    if (!smol)
+        return;
+    char *msg = run_capture(&rc, "tokenize %s 'Once upon a time' --bos", smol);
+    CHECK(rc == 0 && strstr(msg, "--bos") && strstr(msg, "none added") && count_lines(msg) == 2,
+          "tokenize --bos without BOS: %s", msg);
+    free(msg);
+    msg = run_capture(&rc, "tokenize %s 'Once upon a time'", smol);
+    CHECK(rc == 0 && !strstr(msg, "--bos") && count_lines(msg) == 1, "tokenize without --bos: %s", msg);
+    free(msg);
+}
+
+static void check_gguf_dump(void)
+{
+    const char *model = test_data_path("models/stories260K.gguf");
+    if (!model)
+        return;
+    char q[512];
+    tmp_path(q, sizeof q, "q4km.gguf");
+    if (test_run_program("quantize %s %s q4_k_m 2>/dev/null", model, q) != 0) {
+        CHECK(0, "quantize for gguf-dump");
+        return;
+    }
+    int rc;
+    char *text = run_capture(&rc, "gguf-dump %s", q);
+    CHECK(rc == 0 && strstr(text, "general.file_type") && strstr(text, "15 (Q4_K_M)") &&
+              strstr(text, "blk.0.attn_q.weight"), "gguf-dump names the file type and lists tensors");
+    free(text);
+    text = run_capture(&rc, "gguf-dump %s --no-tensors", q);
+    CHECK(rc == 0 && strstr(text, "15 (Q4_K_M)") && !strstr(text, "blk.0.attn_q.weight") && strstr(text, "total:"),
+          "gguf-dump --no-tensors: %s", text);
+    free(text);
+    text = run_capture(&rc, "gguf-dump %s --json --no-tensors", q);
+    CHECK(rc == 0 && strstr(text, "\"name\": \"Q4_K_M\"") && !strstr(text, "\"tensors\": [") &&
+              strstr(text, "\"total\""), "gguf-dump --json --no-tensors: %s", text);
+    free(text);
+    remove(q);
+}
+
+/* With --mem-budget none the limit is the system's: the message must not call it a budget
+ * of 0 bytes. The first step of the cache (65536 tokens, f32) is far past ulimit -v. */
+static void check_reflect_system_limit(void)
+{
+    const char *model = test_data_path("models/stories260K.gguf");
+    if (!model)
+        return;
+    const char *build = getenv("LATENT_BUILD"), *runner = getenv("LATENT_RUNNER");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "(ulimit -v 60000; %s %s/reflect --help) >/dev/null 2>&1", runner ? runner : "",
+             build && *build ? build : "build");
+    if (system(cmd) != 0) {
+        SKIP("reflect under ulimit -v (this build or its emulator cannot start in 60 MB of address space)");
+        return;
+    }
+    char out[512];
+    tmp_path(out, sizeof out, "reflect.txt");
+    snprintf(cmd, sizeof cmd, "(ulimit -v 60000; %s %s/reflect -m %s --display none --lives 1 --rest 0 -t 1 "
+             "--mem-budget none --kv-chunk 65536 --kv-type f32) >/dev/null 2>%s", runner ? runner : "",
+             build && *build ? build : "build", model, out);
+    int rc = system(cmd);
+    char *msg = test_read_file(out, NULL);
+    CHECK(rc != 0 && msg && !strstr(msg, "0 bytes)") && strstr(msg, "the system"),
+          "reflect under ulimit -v: %s", msg ? msg : "");
+    free(msg);
+    remove(out);
+}
+
 int main(void)
 {
     check_vocabulary_spelling();
@@ -281,5 +406,10 @@ int main(void)
     check_converter_refusals();
     check_quantize_refusals();
     check_quantize_summary_and_requantize();
+    check_path_once();
+    check_bad_flags();
+    check_tokenize_text_and_bos();
+    check_gguf_dump();
+    check_reflect_system_limit();
     return test_done();
 }
