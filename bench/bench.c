@@ -56,6 +56,7 @@
     "  --ppl-tokens N     score at most N tokens of the text (default: all of it)\n"        \
     "  --no-quality       skip perplexity, KL and top-1\n"                                  \
     "  --csv | --json | --md   output for machines or for a README (default: a table)\n"    \
+    "  --wide             every column in the table (prompt speed, load, RSS, bandwidth, CPU %)\n" \
     "  --svg FILE         chart: generation speed against file size, one point per type\n"  \
     "  --dir DIR          where the quantized files go (default: a temporary directory)\n"  \
     "  --keep             keep them\n"                                                      \
@@ -216,6 +217,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->format = OUT_JSON;
         } else if (!strcmp(a, "--md")) {
             o->format = OUT_MD;
+        } else if (!strcmp(a, "--wide")) {
+            o->wide = 1;
         } else if (!strcmp(a, "--svg")) {
             o->svg = v;
         } else if (!strcmp(a, "--dir")) {

@@ -304,6 +304,7 @@ typedef struct options {
     int ppl_ctx;
     long ppl_tokens;
     int format;
+    int wide; /* the table with every column (--wide) */
     const char *svg;
     const char *dir;
     int keep;

@@ -67,6 +67,24 @@ static double gflops(const options *o, const row *r, const thread_run *t)
 #define N_COLS 18
 #define CELL 64
 
+/* The columns shown: all of them with --wide; by default the ones a person choosing a
+ * type reads (type, size, threads when several, generation speed, how near the ceiling,
+ * quality), which fit a terminal. Returns how many. */
+static int shown_columns(const options *o, int n_cols, int *cols)
+{
+    static const int compact[] = {0, 1, 5, 8, 12, 15, 16};
+    int n = 0;
+    for (int c = 0; c < n_cols; c++)
+        cols[n++] = c;
+    if (o->wide)
+        return n;
+    n = 0;
+    for (size_t k = 0; k < sizeof compact / sizeof compact[0]; k++)
+        if (compact[k] < n_cols && (compact[k] != 5 || o->n_threads > 1))
+            cols[n++] = compact[k];
+    return n;
+}
+
 static void print_table(const options *o, const context_info *ci, row *rows, int n_rows, int md)
 {
     static const char *head[N_COLS] = {"type", "MiB", "bpw", "load ms", "RSS MiB", "thr",
@@ -79,6 +97,7 @@ static void print_table(const options *o, const context_info *ci, row *rows, int
         quality |= rows[i].m.has_quality;
     int compared = quality && n_rows > 1 && rows[0].is_ref; /* KL and top-1 columns */
     int n_cols = compared ? N_COLS : quality ? N_COLS - 2 : N_COLS - 3;
+    int cols[N_COLS], n_shown = shown_columns(o, n_cols, cols);
     int n_lines = 0;
     for (int i = 0; i < n_rows; i++)
         n_lines += o->n_threads;
@@ -87,6 +106,8 @@ static void print_table(const options *o, const context_info *ci, row *rows, int
         return;
     for (int c = 0; c < n_cols; c++)
         snprintf(cell[0][c], CELL, "%s", head[c]);
+    if (!o->wide)
+        snprintf(cell[0][12], CELL, "%% ceiling");
     int line = 1;
     for (int i = 0; i < n_rows; i++) {
         const row *r = &rows[i];
@@ -113,7 +134,10 @@ static void print_table(const options *o, const context_info *ci, row *rows, int
             snprintf(c[5], CELL, "%d", t->threads);
             fmt_stat(c[6], CELL, t->pp);
             fmt_num(c[7], CELL, gflops(o, r, t));
-            fmt_stat(c[8], CELL, t->tg);
+            if (o->wide)
+                fmt_stat(c[8], CELL, t->tg);
+            else
+                fmt_num(c[8], CELL, t->tg.med);
             snprintf(c[9], CELL, "%.0f", t->cpu.med);
             double bpt = (double)r->info.token_bytes + kv_bytes_per_token(&r->info, o->n_prompt, o->n_gen);
             fmt_num(c[10], CELL, t->tg.med * bpt / 1e9);
@@ -131,19 +155,19 @@ static void print_table(const options *o, const context_info *ci, row *rows, int
         }
     if (md) {
         for (int l = 0; l < n_lines + 1; l++) {
-            for (int c = 0; c < n_cols; c++)
-                printf("| %s ", cell[l][c]);
+            for (int k = 0; k < n_shown; k++)
+                printf("| %s ", cell[l][cols[k]]);
             printf("|\n");
             if (l == 0) {
-                for (int c = 0; c < n_cols; c++)
-                    printf("|%s", left[c] ? "---" : "---:");
+                for (int k = 0; k < n_shown; k++)
+                    printf("|%s", left[cols[k]] ? "---" : "---:");
                 printf("|\n");
             }
         }
     } else {
         for (int l = 0; l < n_lines + 1; l++) {
-            for (int c = 0; c < n_cols; c++)
-                printf(left[c] ? "%-*s" : "%*s", width[c] + (c ? 2 : 0), cell[l][c]);
+            for (int k = 0; k < n_shown; k++)
+                printf(left[cols[k]] ? "%-*s" : "%*s", width[cols[k]] + (k ? 2 : 0), cell[l][cols[k]]);
             printf("\n");
         }
     }
@@ -166,8 +190,8 @@ static void print_header(const options *o, const context_info *ci, const row *ro
     if (ci->load >= 0.5 * ci->cores)
         printf("%sthe machine was busy: threads that share a core with another program wait for it "
                "at every barrier (OpenMP spins); OMP_WAIT_POLICY=passive softens that\n", p);
-    printf("%sprompt %d tokens (batch %d), %d generated, %d repetitions: median (min..max)\n", p,
-           o->n_prompt, o->n_batch, o->n_gen, o->reps);
+    printf("%sprompt %d tokens (batch %d), %d generated, %d repetitions: %s\n", p, o->n_prompt, o->n_batch,
+           o->n_gen, o->reps, o->wide ? "median (min..max)" : "medians (--wide: min..max, and every column)");
     /* the bandwidth over the largest buffer, per thread count; smaller models are held
      * to the bandwidth over their own size (in --json and --csv) */
     size_t big = 0;
@@ -190,14 +214,19 @@ static void print_header(const options *o, const context_info *ci, const row *ro
     int quality = 0;
     for (int i = 0; i < n_rows; i++)
         quality |= rows[i].m.has_quality;
-    printf("%sGB/s = what generation reached; ceiling = that best bandwidth / bytes one generated "
-           "token reads (weights + KV); %% best = gen tok/s / ceiling;\n", p);
-    printf("%s%% paired = gen tok/s / paired ceiling, repetition by repetition: the same probe "
-           "with the same threads right before and right after the repetition's generation, their "
-           "mean / bytes per token (a neighbour taking memory bandwidth moves both); paired GB/s = "
-           "the median of those means\n", p);
-    printf("%sCPU %% = CPU time used while generating / (wall time x threads): below 100, threads "
-           "sat idle (another program had the core, or the work was too small to split)\n", p);
+    if (!o->wide) {
+        printf("%s%% ceiling = gen tok/s / (that best bandwidth / bytes one generated token reads, "
+               "weights + KV)\n", p);
+    } else {
+        printf("%sGB/s = what generation reached; ceiling = that best bandwidth / bytes one generated "
+               "token reads (weights + KV); %% best = gen tok/s / ceiling;\n", p);
+        printf("%s%% paired = gen tok/s / paired ceiling, repetition by repetition: the same probe "
+               "with the same threads right before and right after the repetition's generation, their "
+               "mean / bytes per token (a neighbour taking memory bandwidth moves both); paired GB/s = "
+               "the median of those means\n", p);
+        printf("%sCPU %% = CPU time used while generating / (wall time x threads): below 100, threads "
+               "sat idle (another program had the core, or the work was too small to split)\n", p);
+    }
     if (quality)
         printf("%sPPL on %s, %ld tokens in windows of %d", p, o->text, rows[0].m.n_scored,
                o->ppl_ctx);

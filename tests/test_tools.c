@@ -395,6 +395,42 @@ static void check_reflect_system_limit(void)
     remove(out);
 }
 
+/* ============================================================================
+ * bench's table
+ * ========================================================================== */
+
+/* The widest line of the table (lines not starting with '#'). */
+static int widest_table_line(const char *out)
+{
+    int widest = 0;
+    for (const char *line = out; *line;) {
+        const char *end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        if (line[0] != '#' && len > widest)
+            widest = len;
+        line += len + (end != NULL);
+    }
+    return widest;
+}
+
+static void check_bench_table(void)
+{
+    const char *model = test_data_path("models/stories260K.gguf");
+    if (!model)
+        return;
+    const char *flags = "--types f16,q4_0 -t 1 -r 1 -p 8 -n 4 --ppl-tokens 300";
+    int rc;
+    char *out = run_capture(&rc, "bench %s %s", model, flags);
+    CHECK(rc == 0 && strstr(out, "gen tok/s") && strstr(out, "% ceiling") && strstr(out, "PPL") &&
+              strstr(out, "KL") && !strstr(out, "prompt tok/s") && widest_table_line(out) <= 80,
+          "bench's default table: %d columns wide:\n%s", widest_table_line(out), out);
+    free(out);
+    out = run_capture(&rc, "bench %s %s --wide", model, flags);
+    CHECK(rc == 0 && strstr(out, "prompt tok/s") && strstr(out, "paired GB/s") && strstr(out, "top-1"),
+          "bench --wide: every column:\n%s", out);
+    free(out);
+}
+
 int main(void)
 {
     check_vocabulary_spelling();
@@ -411,5 +447,6 @@ int main(void)
     check_tokenize_text_and_bos();
     check_gguf_dump();
     check_reflect_system_limit();
+    check_bench_table();
     return test_done();
 }
