@@ -38,6 +38,7 @@ static const char DEFAULT_SYSTEM[] =
 typedef struct options {
     const char *model;
     const char *system_file;
+    const char *system_text; /* --system TEXT, as generate takes it */
     const char *journal;
     const char *nudge;
     int chat;
@@ -68,7 +69,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: reflect [options]\n"
             "  -m, --model FILE         the GGUF model (default " DEFAULT_MODEL ")\n"
-            "  --system FILE            the system prompt (default: the installation's)\n"
+            "  -sys, --system TEXT      the system prompt (default: the installation's)\n"
+            "  --system-file FILE       the system prompt from a file\n"
             "  --chat                   wrap it in the model's chat template (default: raw text)\n"
             "  --nudge TEXT             what follows an end token (default: a paragraph break)\n"
             "  --mem-budget B|auto|none a life's memory: bytes (64M, 1.5G), auto (available\n"
@@ -76,7 +78,7 @@ static void usage(FILE *f)
             "                           (until the system refuses); default auto\n"
             "  --lives N                lives to live (default 0: forever)\n"
             "  --rest SECONDS           the pause between lives (default 5)\n"
-            "  --seed S                 life n uses seed S+n-1 (default: a fresh seed each life)\n"
+            "  -s, --seed S             life n uses seed S+n-1 (default, or -1: a fresh seed each life)\n"
             "  --journal FILE           append one JSON line per life\n"
             "  --temp T --top-k K --top-p P --min-p M --repeat-penalty R   sampling\n"
             "  -t, --threads N          threads (default: every core)\n"
@@ -122,8 +124,13 @@ static int parse_args(int argc, char **argv, options *o)
             exit(0);
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             bad = !VALUE() || !(o->model = v);
-        } else if (!strcmp(a, "--system")) {
+        } else if (!strcmp(a, "--system") || !strcmp(a, "-sys") || !strcmp(a, "--system-prompt")) {
+            bad = !VALUE() || !(o->system_text = v);
+        } else if (!strcmp(a, "--system-file")) {
             bad = !VALUE() || !(o->system_file = v);
+        } else if (!strcmp(a, "--version")) {
+            printf("reflect (liblatent %s)\n", latent_version_string());
+            exit(0);
         } else if (!strcmp(a, "--journal")) {
             bad = !VALUE() || !(o->journal = v);
         } else if (!strcmp(a, "--nudge")) {
@@ -145,9 +152,9 @@ static int parse_args(int argc, char **argv, options *o)
             bad = !VALUE() || cli_float(a, v, 0, 86400, &rest);
             if (!bad)
                 o->rest = rest;
-        } else if (!strcmp(a, "--seed")) {
-            bad = !VALUE() || cli_u64(a, v, &o->seed);
-            o->have_seed = 1;
+        } else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) {
+            o->have_seed = !(VALUE() && !strcmp(v, "-1")); /* -1: a fresh seed each life */
+            bad = !v || (o->have_seed && cli_u64(a, v, &o->seed));
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             bad = !VALUE() || cli_int(a, v, 1, 1024, &o->threads);
         } else if (!strcmp(a, "--kv-chunk")) {
@@ -470,7 +477,7 @@ static int prepare(mind *md)
             cli_error("the default model is fetched by `make run` (or give one with -m)");
         goto done;
     }
-    const char *prompt = system ? system : DEFAULT_SYSTEM;
+    const char *prompt = system ? system : o->system_text ? o->system_text : DEFAULT_SYSTEM;
     int flags = LATENT_TOKENIZE_ADD_BOS;
     if (o->chat) {
         latent_chat_template tmpl = latent_model_chat_template(md->model);

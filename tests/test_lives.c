@@ -75,7 +75,7 @@ int main(void)
     snprintf(cmd, sizeof cmd,
              "valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible "
              "--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=9 "
-             "build/reflect -m %s --system %s --mem-budget 100k --kv-chunk 16 --lives %d --rest 0 --seed 3 "
+             "build/reflect -m %s --system-file %s --mem-budget 100k --kv-chunk 16 --lives %d --rest 0 --seed 3 "
              "-t 1 --journal %s --display none > /dev/null 2> %s.log",
              model, system_file, LIVES, journal, journal);
     int rc = system(cmd);
@@ -85,7 +85,7 @@ int main(void)
      * memory late in the run is what it was early on */
     remove(journal);
     snprintf(cmd, sizeof cmd,
-             "build/reflect -m %s --system %s --mem-budget 100k --kv-chunk 16 --lives %d --rest 0 --seed 3 "
+             "build/reflect -m %s --system-file %s --mem-budget 100k --kv-chunk 16 --lives %d --rest 0 --seed 3 "
              "-t 1 --journal %s --display none > /dev/null 2>&1",
              model, system_file, LIVES, journal);
     CHECK(system(cmd) == 0, "reflect failed: %s", cmd);

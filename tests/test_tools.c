@@ -431,6 +431,38 @@ static void check_bench_table(void)
     free(out);
 }
 
+/* reflect takes --system as text, as generate does; the file is --system-file. */
+static void check_reflect_flags(void)
+{
+    const char *model = test_data_path("models/stories260K.gguf");
+    if (!model)
+        return;
+    char file[512];
+    tmp_path(file, sizeof file, "system.txt");
+    FILE *f = fopen(file, "w");
+    if (!f)
+        return;
+    fputs("Once upon a time", f);
+    fclose(f);
+    const char *common = "--display none --lives 1 --rest 0 --max-tokens 12 --temp 0 -t 1";
+    int rc1, rc2, rc3, rc4;
+    char *a = run_capture(&rc1, "reflect -m %s --system-file %s --seed 3 %s", model, file, common);
+    char *b = run_capture(&rc2, "reflect -m %s --system 'Once upon a time' -s 3 %s", model, common);
+    char *c = run_capture(&rc3, "reflect -m %s -sys 'Once upon a time' --seed 3 %s", model, common);
+    char *d = run_capture(&rc4, "reflect -m %s --system-prompt 'Once upon a time' --seed 3 %s", model, common);
+    char *texts[] = {a, b, c, d};
+    for (int i = 0; i < 4; i++) /* the thoughts, without the line of timings after them */
+        if (strstr(texts[i], "reflect: life"))
+            *strstr(texts[i], "reflect: life") = 0;
+    CHECK(!rc1 && !rc2 && !rc3 && !rc4 && strlen(a) > 10 && !strcmp(a, b) && !strcmp(b, c) && !strcmp(c, d),
+          "reflect --system-file, --system, -sys, --system-prompt:\n%s\n%s\n%s\n%s", a, b, c, d);
+    free(a), free(b), free(c), free(d);
+    a = run_capture(&rc1, "reflect --version");
+    CHECK(!rc1 && !strncmp(a, "reflect (liblatent ", 19), "reflect --version: %s", a);
+    free(a);
+    remove(file);
+}
+
 int main(void)
 {
     check_vocabulary_spelling();
@@ -448,5 +480,6 @@ int main(void)
     check_gguf_dump();
     check_reflect_system_limit();
     check_bench_table();
+    check_reflect_flags();
     return test_done();
 }
