@@ -432,7 +432,7 @@ static ending generate_reply(session *s, reply *r)
     /* after BOS the decoder drops the space SentencePiece puts before the first word */
     char piece[1024];
     size_t len;
-    if (s->last == latent_token_bos(s->model))
+    if (s->last >= 0 && s->last == latent_token_bos(s->model))
         latent_decoder_push(dec, s->last, piece, sizeof piece, &len);
     double t0 = cli_now();
     int end = o->n_predict == 0 ? END_LIMIT : -1;
@@ -551,16 +551,22 @@ static int conversation_add(conversation *c, const char *role, const char *conte
     return 0;
 }
 
+/* Empties the context; the next turn reads the whole conversation again. */
+static void forget_context(session *s)
+{
+    latent_context_reset(s->ctx);
+    s->n_ctx = 0;
+    s->held.len = 0;
+}
+
 /* Forgets every turn (the system message stays) and the context with them. */
 static void conversation_reset(session *s, conversation *c)
 {
     size_t keep = s->o->system ? 1 : 0;
     while (c->n > keep)
         free((char *)c->msgs[--c->n].content);
-    latent_context_reset(s->ctx);
+    forget_context(s);
     latent_sampler_reset(s->sampler, s->o->sp.seed);
-    s->n_ctx = 0;
-    s->held.len = 0;
 }
 
 /* The user's line as one more turn: only the text after what the context already holds
@@ -573,11 +579,8 @@ static int chat_turn(session *s, conversation *c, const char *line)
     char *whole = format_chat(s, c->msgs, c->n, 1);
     if (!whole)
         return -1;
-    if (s->held.len && strncmp(whole, s->held.p ? s->held.p : "", s->held.len) != 0) {
-        latent_context_reset(s->ctx);
-        s->n_ctx = 0;
-        s->held.len = 0;
-    }
+    if (s->held.len && strncmp(whole, s->held.p, s->held.len) != 0)
+        forget_context(s);
     int rc = feed(s, whole + s->held.len);
     free(whole);
     if (rc) {
@@ -594,6 +597,8 @@ static int chat_turn(session *s, conversation *c, const char *line)
     if (end == END_CONTEXT || end == END_ERROR)
         fprintf(stderr, "%s: %s; /reset starts again\n", cli_program,
                 end == END_CONTEXT ? "the context is full (--ctx-size)" : "the reply stopped");
+    if (end == END_ERROR)
+        forget_context(s); /* its last token was shown but not evaluated: read it all again */
     return rc;
 }
 

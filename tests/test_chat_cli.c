@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "latent.h"
 
 static const char *model;
 
@@ -289,6 +290,96 @@ static void check_interrupt(void)
     close(from_child[0]);
 }
 
+/* Greedy reply (at most n tokens, f32 cache, one thread) of a fresh context to the
+ * messages in the model's template; into out. */
+static void fresh_reply(latent_model *m, const latent_chat_message *msgs, size_t n_msgs, int n, char *out,
+                        size_t cap)
+{
+    out[0] = 0;
+    char text[4096];
+    size_t len = 0, n_toks = 0, o = 0;
+    latent_token toks[1024];
+    latent_context_params cp = latent_context_default_params();
+    cp.kv_type = LATENT_KV_F32;
+    cp.n_threads = 1;
+    latent_context *ctx = NULL;
+    latent_decoder *dec = NULL;
+    if (latent_chat_format(latent_model_chat_template(m), msgs, n_msgs, 1, text, sizeof text, &len) != LATENT_OK ||
+        latent_tokenize(m, text, len, LATENT_TOKENIZE_ADD_BOS | LATENT_TOKENIZE_SPECIAL, toks, 1024, &n_toks) ||
+        latent_context_create(m, &cp, &ctx) || latent_decoder_create(m, &dec) || latent_eval(ctx, toks, n_toks)) {
+        CHECK(0, "the fresh context: %s", latent_last_error());
+        latent_context_free(ctx);
+        latent_decoder_free(dec);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const float *l = latent_context_logits(ctx);
+        latent_token best = 0;
+        for (latent_token k = 1; k < latent_n_vocab(m); k++)
+            best = l[k] > l[best] ? k : best;
+        if (latent_token_is_end(m, best))
+            break;
+        size_t got = 0;
+        if (latent_decoder_push(dec, best, out + o, cap - o - 1, &got) == LATENT_OK)
+            o += got;
+        if (i + 1 < n && latent_eval(ctx, &best, 1) != LATENT_OK)
+            break;
+    }
+    size_t got = 0;
+    if (latent_decoder_flush(dec, out + o, cap - o - 1, &got) == LATENT_OK)
+        o += got;
+    out[o] = 0;
+    latent_decoder_free(dec);
+    latent_context_free(ctx);
+}
+
+/* A model with a chat template (ChatML): each reply is the fresh context's reply to the
+ * conversation so far, so the second turn added only its own tokens to what was there. */
+static void check_template_conversation(void)
+{
+    const char *smol = test_model_path("SmolLM2-135M-Instruct.Q4_1.gguf");
+    if (!smol)
+        return;
+    char in[512];
+    tmp_path(in, sizeof in, "smol-turns.txt");
+    FILE *f = fopen(in, "w");
+    if (!f)
+        return;
+    fputs("What is the capital of France?\nAnd of Italy?\n", f);
+    fclose(f);
+    const char *saved = model;
+    model = smol;
+    int rc;
+    char *out = generate(&rc, NULL, "-i -sys 'You are brief.' -n 24 " GREEDY " < %s", in);
+    model = saved;
+    remove(in);
+    char reply1[1024] = "", reply2[1024] = "";
+    const char *nl = strchr(out, '\n');
+    if (nl && (size_t)(nl - out) < sizeof reply1) {
+        memcpy(reply1, out, (size_t)(nl - out));
+        reply1[nl - out] = 0;
+        snprintf(reply2, sizeof reply2, "%s", nl + 1);
+        if (*reply2)
+            reply2[strlen(reply2) - 1] = 0;
+    }
+    CHECK(rc == 0 && count_lines(out) == 2, "two ChatML turns: status %d\n%s", rc, out);
+    free(out);
+    latent_model *m = NULL;
+    if (latent_model_load(smol, NULL, &m) != LATENT_OK) {
+        CHECK(0, "%s", latent_last_error());
+        return;
+    }
+    latent_chat_message msgs[4] = {{"system", "You are brief."}, {"user", "What is the capital of France?"},
+                                   {"assistant", reply1}, {"user", "And of Italy?"}};
+    char want[1024];
+    fresh_reply(m, msgs, 2, 24, want, sizeof want);
+    CHECK(strlen(want) > 0 && !strcmp(reply1, want), "first reply\n%s\nfresh\n%s", reply1, want);
+    fresh_reply(m, msgs, 4, 24, want, sizeof want);
+    CHECK(strlen(want) > 0 && !strcmp(reply2, want), "second reply\n%s\nfresh, the whole conversation\n%s", reply2,
+          want);
+    latent_model_free(m);
+}
+
 int main(void)
 {
     model = test_data_path("models/stories260K.gguf");
@@ -302,5 +393,6 @@ int main(void)
     check_other_flags();
     check_conversation();
     check_interrupt();
+    check_template_conversation();
     return test_done();
 }
