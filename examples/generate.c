@@ -14,6 +14,7 @@
  * conversation stays in one context, in the model's chat template, so a turn costs only
  * its own tokens. /reset forgets the conversation, /exit or the end of input ends it;
  * Ctrl-C stops a reply and gives the turn back (at the prompt it ends the program).
+ * Called by a name that ends in "chat" (a link: latent-chat), it starts in -i.
  */
 #include <errno.h>
 #include <signal.h>
@@ -123,7 +124,7 @@ static int parse_flag(int argc, char **argv, int *i, options *o)
         usage(stdout);
         exit(0);
     } else if (is(a, "--version", NULL, NULL)) {
-        printf("generate (liblatent %s)\n", latent_version_string());
+        printf("%s (liblatent %s)\n", cli_program, latent_version_string());
         exit(0);
     } else if (is(a, "-m", "--model", NULL)) {
         return !VALUE() || !(o->model = v) ? -1 : 0;
@@ -179,9 +180,16 @@ static int check_options(const options *o)
     return why ? -1 : 0;
 }
 
+static int called_chat(const char *argv0)
+{
+    size_t n = strlen(argv0);
+    return n >= 4 && !strcmp(argv0 + n - 4, "chat");
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
+    o->interactive = called_chat(argv[0]);
     o->n_predict = 128;
     o->sp = latent_sampler_default_params();
     o->sp.seed = clock_seed();
@@ -656,7 +664,7 @@ static int chat(session *s)
 
 int main(int argc, char **argv)
 {
-    cli_program = "generate";
+    cli_program = called_chat(argv[0]) ? "chat" : "generate";
     options o;
     if (parse_args(argc, argv, &o))
         return 1;

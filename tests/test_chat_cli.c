@@ -9,6 +9,7 @@
  * /reset forgets, /exit and the end of input end it; Ctrl-C stops a reply and the
  * program goes on to the next turn.
  */
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -380,6 +381,43 @@ static void check_template_conversation(void)
     latent_model_free(m);
 }
 
+/* Called through a link named latent-chat, generate starts in -i. */
+static void check_chat_name(void)
+{
+    const char *build = getenv("LATENT_BUILD"), *runner = getenv("LATENT_RUNNER");
+    char target[4096], link[512], in[512], out[512], cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s/generate", build && *build ? build : "build");
+    if (!realpath(cmd, target)) {
+        CHECK(0, "no %s", cmd);
+        return;
+    }
+    tmp_path(link, sizeof link, "latent-chat");
+    tmp_path(in, sizeof in, "chat-in.txt");
+    tmp_path(out, sizeof out, "chat-out.txt");
+    remove(link);
+    FILE *f = fopen(in, "w");
+    if (symlink(target, link) != 0 || !f) {
+        CHECK(0, "cannot make the link %s", link);
+        if (f)
+            fclose(f);
+        return;
+    }
+    fputs("Once upon a time\nLily saw a cat\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s %s -m %s -n 12 " GREEDY " < %s > %s 2>/dev/null", runner ? runner : "", link, model,
+             in, out);
+    int rc = system(cmd), rc2;
+    char *via_link = test_read_file(out, NULL);
+    char *via_i = generate(&rc2, NULL, "-i -n 12 " GREEDY " < %s", in);
+    CHECK(rc == 0 && rc2 == 0 && via_link && count_lines(via_link) == 2 && !strcmp(via_link, via_i),
+          "latent-chat is generate -i:\n%s\n%s", via_link ? via_link : "", via_i);
+    free(via_link);
+    free(via_i);
+    remove(link);
+    remove(in);
+    remove(out);
+}
+
 int main(void)
 {
     model = test_data_path("models/stories260K.gguf");
@@ -393,6 +431,7 @@ int main(void)
     check_other_flags();
     check_conversation();
     check_interrupt();
+    check_chat_name();
     check_template_conversation();
     return test_done();
 }
