@@ -555,7 +555,9 @@ static int conversation_add(conversation *c, const char *role, const char *conte
         return cli_error("out of memory"), -1;
     memcpy(copy, content, len);
     copy[len] = 0;
-    c->msgs[c->n++] = (latent_chat_message){role, copy};
+    c->msgs[c->n].role = role;
+    c->msgs[c->n].content = copy; /* freed by the conversation's end or reset */
+    c->n++;
     return 0;
 }
 
