@@ -301,7 +301,7 @@ static void fresh_reply(latent_model *m, const latent_chat_message *msgs, size_t
     size_t len = 0, n_toks = 0, o = 0;
     latent_token toks[1024];
     latent_context_params cp = latent_context_default_params();
-    cp.kv_type = LATENT_KV_F32;
+    cp.kv_type = LATENT_TYPE_F32;
     cp.n_threads = 1;
     latent_context *ctx = NULL;
     latent_decoder *dec = NULL;

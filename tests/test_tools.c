@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "latent.h"
+#include "latent_gguf.h"
 
 static void tmp_path(char *out, size_t cap, const char *name)
 {
