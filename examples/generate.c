@@ -410,8 +410,8 @@ static int step(session *s, latent_decoder *dec, reply *r, int last_of_reply)
     size_t len = 0;
     if (o->ids)
         printf("%d\n", tok);
-    if (latent_decoder_push(dec, tok, piece, sizeof piece, &len) != LATENT_OK || text_add(&r->said, piece, len))
-        len = 0;
+    if (latent_decoder_push(dec, tok, piece, sizeof piece, &len) == LATENT_OK)
+        text_add(&r->said, piece, len);
     s->n_gen++;
     reply_show(o, r, 0);
     if (r->stopped)
@@ -630,8 +630,10 @@ static int chat(session *s)
 {
     const options *o = s->o;
     conversation c = {0};
-    if (o->system && conversation_add(&c, "system", o->system, strlen(o->system)))
+    if (o->system && conversation_add(&c, "system", o->system, strlen(o->system))) {
+        free(c.msgs);
         return -1;
+    }
     warn_raw_template(s);
     fprintf(stderr, "%s: chatting (template %s): /reset forgets the conversation, /exit or Ctrl-D ends it, "
             "Ctrl-C stops a reply\n", cli_program, latent_chat_template_name(latent_model_chat_template(s->model)));
@@ -640,10 +642,9 @@ static int chat(session *s)
     sigaction(SIGINT, &sa, NULL);
     char *line = NULL;
     size_t cap = 0;
-    int rc = 0;
     if (o->prompt)
-        rc = chat_turn(s, &c, o->prompt) && s->n_ctx == 0 ? -1 : 0;
-    while (rc == 0 && !interrupted) {
+        chat_turn(s, &c, o->prompt); /* a turn that fails says why; the conversation goes on */
+    while (!interrupted) {
         ssize_t n = read_line(&line, &cap);
         if (n < 0 || !strcmp(line, "/exit") || !strcmp(line, "/quit"))
             break;
@@ -651,7 +652,7 @@ static int chat(session *s)
             conversation_reset(s, &c);
             fprintf(stderr, "%s: the conversation is forgotten\n", cli_program);
         } else if (n > 0) {
-            chat_turn(s, &c, line); /* a turn that fails says why; the conversation goes on */
+            chat_turn(s, &c, line);
         }
     }
     if (interrupted && isatty(STDOUT_FILENO))
@@ -661,7 +662,7 @@ static int chat(session *s)
         free((char *)c.msgs[--c.n].content);
     free(c.msgs);
     print_figures(s);
-    return rc;
+    return 0;
 }
 
 int main(int argc, char **argv)
