@@ -218,6 +218,17 @@ typedef struct writer {
     int failed;
 } writer;
 
+/* The largest finite f16 is 65504: past it a weight would be written as infinity. */
+static int fits_f16(const char *name, const float *data, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (!(data[i] >= -65504.0f && data[i] <= 65504.0f)) {
+            cli_error("%s: a weight of %g does not fit in f16; convert without --f16", name, (double)data[i]);
+            return 0;
+        }
+    return 1;
+}
+
 static void add_tensor(writer *wr, const char *name, const float *data, uint64_t ne0, uint64_t ne1)
 {
     uint64_t ne[2] = {ne0, ne1}, n = ne0 * ne1;
@@ -228,6 +239,10 @@ static void add_tensor(writer *wr, const char *name, const float *data, uint64_t
     uint32_t type = LATENT_TYPE_F32;
     uint64_t size = n * sizeof(float);
     if (wr->f16 && dims == 2) { /* norms stay f32, as llama.cpp keeps them */
+        if (!fits_f16(name, data, n)) {
+            wr->failed = 1;
+            return;
+        }
         uint16_t *h = malloc(n * sizeof *h);
         if (!h || wr->n_keep == (int)(sizeof wr->keep / sizeof wr->keep[0]) ||
             latent_quantize_row(LATENT_TYPE_F16, data, h, (int64_t)n) != LATENT_OK) {

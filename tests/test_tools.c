@@ -134,16 +134,19 @@ static void check_prompted_text(void)
     remove(out);
 }
 
-/* Writes a llama2.c header with the given vocab_size and enough zero weights after it. */
-static void write_checkpoint(const char *path, int32_t vocab)
+/* Writes a llama2.c header with the given vocab_size and enough weights after it, every
+ * one `weight`. */
+static void write_checkpoint(const char *path, int32_t vocab, float weight)
 {
     int32_t h[7] = {8, 16, 1, 2, 2, vocab, 4};
     FILE *f = fopen(path, "wb");
     if (!f)
         return;
     fwrite(h, sizeof h, 1, f);
-    static const float zeros[4096];
-    fwrite(zeros, sizeof zeros, 1, f);
+    static float weights[4096];
+    for (int i = 0; i < 4096; i++)
+        weights[i] = weight;
+    fwrite(weights, sizeof weights, 1, f);
     fclose(f);
 }
 
@@ -164,12 +167,36 @@ static void check_converter_refusals(void)
         free(msg);
     }
     if (tok512) {
-        write_checkpoint(ckpt, -1);
+        write_checkpoint(ckpt, -1, 0.0f);
         char *msg = run_capture(&rc, "convert-llama2c %s %s %s", ckpt, tok512, out);
         CHECK(rc != 0 && strstr(msg, "vocab_size -1") && count_lines(msg) == 1,
               "vocab_size -1: status %d, said: %s", rc, msg);
         CHECK(access(out, F_OK) != 0, "vocab_size -1 left %s behind", out);
         free(msg);
+    }
+    /* --f16 and a weight past 65504: refused naming the tensor, not written as infinity */
+    char tok3[512];
+    tmp_path(tok3, sizeof tok3, "tok3.bin");
+    FILE *f = fopen(tok3, "wb");
+    if (f) {
+        static const char *const pieces[3] = {"<unk>", "\n<s>\n", "\n</s>\n"};
+        int32_t max_len = 6;
+        fwrite(&max_len, 4, 1, f);
+        for (int i = 0; i < 3; i++) {
+            float score = 0;
+            int32_t len = (int32_t)strlen(pieces[i]);
+            fwrite(&score, 4, 1, f), fwrite(&len, 4, 1, f), fwrite(pieces[i], 1, (size_t)len, f);
+        }
+        fclose(f);
+        write_checkpoint(ckpt, 3, 1e5f);
+        char *msg = run_capture(&rc, "convert-llama2c %s %s %s --f16", ckpt, tok3, out);
+        CHECK(rc != 0 && strstr(msg, "token_embd.weight") && strstr(msg, "100000") && count_lines(msg) == 1,
+              "--f16 with a weight of 1e5: status %d, said: %s", rc, msg);
+        CHECK(access(out, F_OK) != 0, "--f16 overflow left %s behind", out);
+        free(msg);
+        CHECK(test_run_program("convert-llama2c %s %s %s 2>/dev/null", ckpt, tok3, out) == 0,
+              "the same checkpoint in f32 converts");
+        remove(tok3);
     }
     remove(ckpt);
     remove(out);
