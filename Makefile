@@ -142,6 +142,8 @@ tests: $(TESTS) $(EXAMPLES) $(BENCHES)
 INSTALL_PROGRAMS := $(filter-out minimal,$(EXAMPLE_SRC:examples/%.c=%)) bench
 INSTALLED_FILES := include/latent.h include/latent_gguf.h lib/liblatent.a lib/liblatent.so lib/$(SONAME) \
   lib/liblatent.so.$(VERSION) lib/pkgconfig/latent.pc $(INSTALL_PROGRAMS:%=bin/latent-%)
+# generate called as latent-chat starts a conversation (generate -i)
+INSTALLED_FILES += bin/latent-chat
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
@@ -152,6 +154,7 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/liblatent.so
 	$(call write_pc,$(DESTDIR)$(PREFIX)/lib/pkgconfig/latent.pc)
 	for p in $(INSTALL_PROGRAMS); do install -m 755 $(BUILD)/$$p $(DESTDIR)$(PREFIX)/bin/latent-$$p || exit 1; done
+	ln -sf latent-generate $(DESTDIR)$(PREFIX)/bin/latent-chat
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then ldconfig; fi
 
 # Removes exactly the files install wrote; folders stay (they may have been there before).
