@@ -616,7 +616,7 @@ static int chat_turn(session *s, conversation *c, const char *line)
  * on Ctrl-C. */
 static ssize_t read_line(char **line, size_t *cap)
 {
-    if (isatty(STDIN_FILENO)) {
+    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) { /* a person at a terminal */
         printf("> ");
         fflush(stdout);
     }
