@@ -70,7 +70,7 @@ static void usage(FILE *f)
             "usage: reflect [options]\n"
             "  -m, --model FILE         the GGUF model (default " DEFAULT_MODEL ")\n"
             "  -sys, --system TEXT      the system prompt (default: the installation's)\n"
-            "  --system-file FILE       the system prompt from a file\n"
+            "  -f, --system-file FILE   the system prompt from a file\n"
             "  --chat                   wrap it in the model's chat template (default: raw text)\n"
             "  --nudge TEXT             what follows an end token (default: a paragraph break)\n"
             "  --mem-budget B|auto|none a life's memory: bytes (64M, 1.5G), auto (available\n"
@@ -126,7 +126,7 @@ static int parse_args(int argc, char **argv, options *o)
             bad = !VALUE() || !(o->model = v);
         } else if (!strcmp(a, "--system") || !strcmp(a, "-sys") || !strcmp(a, "--system-prompt")) {
             bad = !VALUE() || !(o->system_text = v);
-        } else if (!strcmp(a, "--system-file")) {
+        } else if (!strcmp(a, "--system-file") || !strcmp(a, "-f") || !strcmp(a, "--file")) {
             bad = !VALUE() || !(o->system_file = v);
         } else if (!strcmp(a, "--version")) {
             printf("reflect (liblatent %s)\n", latent_version_string());

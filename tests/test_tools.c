@@ -477,13 +477,16 @@ static void check_reflect_flags(void)
     char *b = run_capture(&rc2, "reflect -m %s --system 'Once upon a time' -s 3 %s", model, common);
     char *c = run_capture(&rc3, "reflect -m %s -sys 'Once upon a time' --seed 3 %s", model, common);
     char *d = run_capture(&rc4, "reflect -m %s --system-prompt 'Once upon a time' --seed 3 %s", model, common);
-    char *texts[] = {a, b, c, d};
-    for (int i = 0; i < 4; i++) /* the thoughts, without the line of timings after them */
+    int rc5;
+    char *e = run_capture(&rc5, "reflect -m %s -f %s --seed 3 %s", model, file, common);
+    char *texts[] = {a, b, c, d, e};
+    for (int i = 0; i < 5; i++) /* the thoughts, without the line of timings after them */
         if (strstr(texts[i], "reflect: life"))
             *strstr(texts[i], "reflect: life") = 0;
-    CHECK(!rc1 && !rc2 && !rc3 && !rc4 && strlen(a) > 10 && !strcmp(a, b) && !strcmp(b, c) && !strcmp(c, d),
-          "reflect --system-file, --system, -sys, --system-prompt:\n%s\n%s\n%s\n%s", a, b, c, d);
-    free(a), free(b), free(c), free(d);
+    CHECK(!rc1 && !rc2 && !rc3 && !rc4 && !rc5 && strlen(a) > 10 && !strcmp(a, b) && !strcmp(b, c) &&
+              !strcmp(c, d) && !strcmp(d, e),
+          "reflect --system-file, --system, -sys, --system-prompt, -f:\n%s\n%s\n%s\n%s\n%s", a, b, c, d, e);
+    free(a), free(b), free(c), free(d), free(e);
     a = run_capture(&rc1, "reflect --version");
     CHECK(!rc1 && !strncmp(a, "reflect (liblatent ", 19), "reflect --version: %s", a);
     free(a);
