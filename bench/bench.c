@@ -33,6 +33,9 @@
  * report.h (table, markdown, CSV, JSON, SVG). bench/README.md has the latest results.
  */
 #include "bench.h"
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include "bandwidth.h"
 #include "report.h"
 #include "synthetic.h"
@@ -60,6 +63,8 @@
     "  --svg FILE         chart: generation speed against file size, one point per type\n"  \
     "  --dir DIR          where the quantized files go (default: a temporary directory)\n"  \
     "  --keep             keep them\n"                                                      \
+    "  --contend N        run N busy loops (other processes) beside each measurement: how\n" \
+    "                     the threads fare when another program wants the cores\n"          \
     "  --insn ARM_BENCH   count Cortex-A72 instructions per generated token instead:\n"     \
     "                     ARM_BENCH is an aarch64 build of this program, run under qemu\n"  \
     "  --plugin FILE      the insncount plugin (default build/libinsncount.so)\n"           \
@@ -157,7 +162,7 @@ static int parse_args(int argc, char **argv, options *o)
         static const char *valued[] = {"--synthetic", "--types", "-t", "-r", "-p", "-n", "-b",
                                        "--text", "--ppl-ctx", "--ppl-tokens", "--svg", "--dir",
                                        "--insn", "--plugin", "--qemu", "--insn-tokens",
-                                       "--insn-run"};
+                                       "--insn-run", "--contend"};
         const char *v = NULL;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             if (!strcmp(a, valued[k])) {
@@ -241,6 +246,9 @@ static int parse_args(int argc, char **argv, options *o)
             o->insn_n2 = n2[1];
         } else if (!strcmp(a, "--insn-run")) {
             o->insn_run = v;
+        } else if (!strcmp(a, "--contend")) {
+            if (parse_int(a, v, 0, 64, &o->contend))
+                return -1;
         } else if (a[0] == '-' && a[1]) {
             return fail("unknown option '%s' (bench --help lists them)", a);
         } else if (o->model) {
@@ -1011,8 +1019,54 @@ static void cleanup(void)
         rmdir(g_tmpdir);
 }
 
+/* ============================================================================
+ * Contention (--contend N): busy processes beside the measurement, as another program
+ * on the device would be (the wall driver, a compiler, a browser)
+ * ========================================================================== */
+
+static pid_t g_contenders[64];
+static int g_n_contenders;
+
+static void stop_contenders(void)
+{
+    if (getpid() != g_parent)
+        return;
+    for (int i = 0; i < g_n_contenders; i++)
+        kill(g_contenders[i], SIGKILL);
+    for (int i = 0; i < g_n_contenders; i++)
+        while (waitpid(g_contenders[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    g_n_contenders = 0;
+}
+
+static int start_contenders(int n)
+{
+    for (int i = 0; i < n && i < (int)(sizeof g_contenders / sizeof g_contenders[0]); i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            stop_contenders();
+            return fail("--contend: fork: %s", strerror(errno));
+        }
+        if (pid == 0) {
+#ifdef __linux__
+            /* never outlive the bench, even when it is killed */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != g_parent)
+                _exit(0);
+#endif
+            /* nothing but arithmetic: it takes a core, not memory bandwidth */
+            volatile uint64_t spin = 0;
+            for (;;)
+                spin++;
+        }
+        g_contenders[g_n_contenders++] = pid;
+    }
+    return 0;
+}
+
 static void on_signal(int sig)
 {
+    stop_contenders();
     cleanup();
     signal(sig, SIG_DFL);
     raise(sig);
@@ -1126,6 +1180,7 @@ static int bench_main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     atexit(cleanup);
+    atexit(stop_contenders);
 
     /* the source: the model given, or a synthetic one written now */
     char source[PATH_MAX];
@@ -1282,7 +1337,11 @@ static int bench_main(int argc, char **argv)
                 mj.write_ref = 1, have_ref = 1, track(ref_path, 0);
             if (!have_ref) /* no reference row: perplexity only */
                 mj.ref_path = NULL;
-            if (run_child(r->label, measure_child, &mj, &r->m, sizeof r->m))
+            if (start_contenders(o.contend))
+                return 1;
+            int failed = run_child(r->label, measure_child, &mj, &r->m, sizeof r->m);
+            stop_contenders();
+            if (failed)
                 return 1;
         }
         if (r->temporary && !o.keep)

@@ -311,6 +311,7 @@ typedef struct options {
     const char *insn_bin, *plugin, *qemu;
     int insn_n1, insn_n2;
     const char *insn_run;
+    int contend; /* busy loops run beside each measurement (--contend) */
 } options;
 
 typedef struct model_info {

@@ -183,6 +183,8 @@ static void print_header(const options *o, const context_info *ci, const row *ro
     printf("%s%s, %d cores, %s kernels, %s", p, ci->cpu, ci->cores, BENCH_ISA, ci->date);
     if (ci->load >= 0)
         printf(", load average %.2f at the start", ci->load);
+    if (o->contend)
+        printf(", %d busy loop%s beside the measurement (--contend)", o->contend, o->contend > 1 ? "s" : "");
     const char *wait = getenv("OMP_WAIT_POLICY");
     if (wait && *wait)
         printf(", OMP_WAIT_POLICY=%s", wait);
