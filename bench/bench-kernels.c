@@ -584,7 +584,7 @@ static void check_against_scalar(const char *name, const lk_matrix *w, const flo
     size_t ws = lk_scalar_matmul_work_size(w->type, w->cols, tokens);
     void *work = xalloc(ws, "the scalar check");
     float *ref = xalloc((size_t)(head.rows * tokens) * sizeof(float), "the scalar check");
-    lk_scalar_matmul(&head, x, ref, tokens, work, 1);
+    lk_scalar_matmul(&head, x, ref, tokens, work, NULL, 1);
     double err = relative_error(y, ref, head.rows, (size_t)y_rows, (size_t)head.rows, tokens);
     if (!(err <= 1e-3))
         die("%s: the %s kernel disagrees with the scalar oracle (%lld tokens, relative "
@@ -592,6 +592,9 @@ static void check_against_scalar(const char *name, const lk_matrix *w, const flo
     free(ref);
     free(work);
 }
+
+/* the threads of the products: as many as the largest -t, started once */
+static lk_pool *g_pool;
 
 static void bench_type(uint32_t type, const options *o, const sizes *sz, const v4u64 *bwbuf,
                        result *res)
@@ -644,7 +647,7 @@ static void bench_type(uint32_t type, const options *o, const sizes *sz, const v
         int nt = o->threads[ti];
 
         /* matrix x vector, each call paired with a bandwidth pass just before it */
-        lk_matmul(&whole, x, y, 1, work, nt); /* warm-up: threads started, pages mapped */
+        lk_matmul(&whole, x, y, 1, work, g_pool, nt); /* warm-up: threads started, pages mapped */
         read_pass(bwbuf, bw_vec, nt, &unused);
         if (ti == 0)
             check_against_scalar(tr->name, &whole, x, y, rows, 1);
@@ -653,7 +656,7 @@ static void bench_type(uint32_t type, const options *o, const sizes *sz, const v
             double got_bw;
             double bw = (double)sz->bw_bytes / read_pass(bwbuf, bw_vec, nt, &got_bw);
             stopwatch sw = stopwatch_start(nt);
-            lk_matmul(&whole, x, y, 1, work, nt);
+            lk_matmul(&whole, x, y, 1, work, g_pool, nt);
             t[r] = stopwatch_read(&sw, &got[r]);
             if (!keep(got[r] < got_bw ? got[r] : got_bw, &redos, o->reps))
                 continue;
@@ -671,14 +674,14 @@ static void bench_type(uint32_t type, const options *o, const sizes *sz, const v
         for (int k = 0; k < o->n_tokens; k++) {
             int64_t nt_tok = o->tokens[k];
             lk_matrix win = {type, sz->window, cols, row_bytes, w};
-            lk_matmul(&win, x, y, nt_tok, work, nt);
+            lk_matmul(&win, x, y, nt_tok, work, g_pool, nt);
             if (ti == 0)
                 check_against_scalar(tr->name, &win, x, y, sz->window, nt_tok);
             redos = 0;
             for (int r = 0, next = 1; r < o->reps; next++) {
                 win.data = w + (size_t)(next % n_windows * sz->window) * row_bytes;
                 stopwatch sw = stopwatch_start(nt);
-                lk_matmul(&win, x, y, nt_tok, work, nt);
+                lk_matmul(&win, x, y, nt_tok, work, g_pool, nt);
                 t[r] = stopwatch_read(&sw, &got[r]);
                 r += keep(got[r], &redos, o->reps);
             }
@@ -698,7 +701,7 @@ static void bench_type(uint32_t type, const options *o, const sizes *sz, const v
         for (int k = 0; k <= o->n_tokens; k++) {
             int64_t n_tok = k == 0 ? 1 : o->tokens[k - 1];
             double t0 = now();
-            lk_matmul(&b, x, y, n_tok, work, nt);
+            lk_matmul(&b, x, y, n_tok, work, g_pool, nt);
             double single = now() - t0;
             int calls = single > 0 ? (int)(2e-3 / single) + 1 : 1000;
             if (calls > 100000)
@@ -708,11 +711,11 @@ static void bench_type(uint32_t type, const options *o, const sizes *sz, const v
                 double got_a, got_b;
                 stopwatch sw = stopwatch_start(nt);
                 for (int c = 0; c < calls; c++)
-                    lk_matmul(&a, x, y, n_tok, work, nt);
+                    lk_matmul(&a, x, y, n_tok, work, g_pool, nt);
                 double ta = stopwatch_read(&sw, &got_a) / calls;
                 sw = stopwatch_start(nt);
                 for (int c = 0; c < calls; c++)
-                    lk_matmul(&b, x, y, n_tok, work, nt);
+                    lk_matmul(&b, x, y, n_tok, work, g_pool, nt);
                 double tb = stopwatch_read(&sw, &got_b) / calls;
                 t[r] = (9 * ta - tb) / 8;
                 r += keep(got_a < got_b ? got_a : got_b, &redos, o->reps);
@@ -872,6 +875,11 @@ int main(int argc, char **argv)
 {
     options o;
     parse_args(argc, argv, &o);
+    int max_threads = 1;
+    for (int i = 0; i < o.n_threads; i++)
+        max_threads = o.threads[i] > max_threads ? o.threads[i] : max_threads;
+    static _Alignas(64) char pool_mem[1 << 14]; /* lk_pool_bytes(1024), the most a pool takes */
+    g_pool = lk_pool_start(pool_mem, max_threads);
 
     /* the machine */
     char cpu[256], load0[64], load1[64], why[160] = "";

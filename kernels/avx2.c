@@ -29,9 +29,6 @@
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "quant.h"
 #include "rows.h"
@@ -1033,75 +1030,74 @@ static void prepare_range(const weight_kind *k, const float *x, int64_t cols, ch
         lk_quantize_row(k->activation_type, xt + c0, (block_q8_K *)dst + c0 / QK_K, c1 - c0);
 }
 
-/* Share `part` of `parts` of every token's activations: units of 256 columns of one token. */
-static void prepare_part(const weight_kind *k, const float *x, int64_t cols, int64_t n_tok, char *act,
-                         size_t act_row_bytes, int part, int parts)
+/* Quantizing a batch's activations, shared by the threads of a pool: units of 256
+ * columns of one token, taken a few at a time. Every unit is quantized whole by whoever
+ * took it, the same way. */
+#define PREP_UNITS_AT_ONCE 4
+
+typedef struct prep_job {
+    const weight_kind *k;
+    const float *x;
+    int64_t cols, n_tok;
+    char *act;
+    size_t act_row_bytes;
+    int64_t units;
+    _Alignas(64) _Atomic int64_t next; /* the first unit not yet taken */
+} prep_job;
+
+static void prepare_units(const prep_job *j, int64_t u0, int64_t u1)
 {
-    int64_t per_tok = (cols + 255) / 256, units = per_tok * n_tok;
-    for (int64_t u = units * part / parts; u < units * (part + 1) / parts; u++) {
-        int64_t t = u / per_tok, c0 = u % per_tok * 256, c1 = c0 + 256 < cols ? c0 + 256 : cols;
-        prepare_range(k, x, cols, act, act_row_bytes, t, c0, c1);
+    int64_t per_tok = (j->cols + 255) / 256;
+    for (int64_t u = u0; u < u1; u++) {
+        int64_t t = u / per_tok, c0 = u % per_tok * 256, c1 = c0 + 256 < j->cols ? c0 + 256 : j->cols;
+        prepare_range(j->k, j->x, j->cols, j->act, j->act_row_bytes, t, c0, c1);
     }
 }
 
-/* Below this many activation elements the quantization runs on the calling thread before
- * the parallel region: splitting it would cost a barrier, more than the work it shares. */
+static void prep_job_run(void *arg, int participant)
+{
+    (void)participant;
+    prep_job *j = arg;
+    for (;;) {
+        int64_t u0 = atomic_fetch_add_explicit(&j->next, PREP_UNITS_AT_ONCE, memory_order_relaxed);
+        if (u0 >= j->units)
+            return;
+        prepare_units(j, u0, u0 + PREP_UNITS_AT_ONCE < j->units ? u0 + PREP_UNITS_AT_ONCE : j->units);
+    }
+}
+
+/* Below this many activation elements the quantization runs on the calling thread alone:
+ * sharing it would cost a task of its own, more than the work it shares. */
 #define SPLIT_PREP_ELEMENTS 32768
 
+static void prepare(const weight_kind *k, const float *x, int64_t cols, int64_t n_tok, char *act,
+                    size_t act_row_bytes, lk_pool *pool, int n_threads)
+{
+    prep_job j = {k, x, cols, n_tok, act, act_row_bytes, (cols + 255) / 256 * n_tok, 0};
+    if (n_threads > 1 && n_tok * cols >= SPLIT_PREP_ELEMENTS)
+        lk_pool_run(pool, n_threads, prep_job_run, &j);
+    else
+        prepare_units(&j, 0, j.units);
+}
+
 void lk_avx2_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok, void *work,
-                    int n_threads)
+                    lk_pool *pool, int n_threads)
 {
     weight_kind k;
     if (!weight_kind_of(w->type, &k)) {
-        lk_scalar_matmul(w, x, y, n_tok, work, n_threads);
+        lk_scalar_matmul(w, x, y, n_tok, work, pool, n_threads);
         return;
     }
     if (n_tok < 1 || w->rows < 1)
         return;
     const char *act = (const char *)x;
     size_t act_row_bytes = (size_t)w->cols * sizeof(float);
-    int prep = k.activation_type != T_F32;
-    if (prep) {
+    if (k.activation_type != T_F32) {
         act_row_bytes = activation_row_bytes(&k, w->cols);
+        prepare(&k, x, w->cols, n_tok, work, act_row_bytes, pool, n_threads);
         act = work;
     }
-    int n_chunks = n_threads > 1 ? n_threads : 1;
-    if (n_chunks > w->rows)
-        n_chunks = (int)w->rows;
-    if (n_chunks > MAX_SHARES)
-        n_chunks = MAX_SHARES;
-    if (w->rows > (int64_t)UINT32_MAX) /* a share holds row numbers in 32 bits */
-        n_chunks = 1;
-    int split_prep = prep && n_chunks > 1 && n_tok * w->cols >= SPLIT_PREP_ELEMENTS;
-    if (prep && !split_prep)
-        prepare_part(&k, x, w->cols, n_tok, work, act_row_bytes, 0, 1);
-    if (n_chunks == 1) {
-        /* no OpenMP construct at all: even an inactive region costs a team, and attention
-         * calls this once per chunk of keys from inside its own region */
-        lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, 0, w->rows);
-        return;
-    }
-    /* one region per product: each thread quantizes its share of the activations (when
-     * that is worth a barrier), then takes rows (row_share) */
-    row_share shares[MAX_SHARES];
-    row_shares_init(shares, n_chunks, w->rows);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(n_chunks) if (n_chunks > 1)
-#endif
-    {
-        int c = 0, nc = 1;
-#ifdef _OPENMP
-        c = omp_get_thread_num();
-        nc = omp_get_num_threads();
-#endif
-        if (split_prep) {
-            prepare_part(&k, x, w->cols, n_tok, work, act_row_bytes, c, nc);
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-        }
-        lk_rows_matmul_shared(w, k.dot, act, act_row_bytes, y, n_tok, shares, n_chunks, c);
-    }
+    lk_rows_matmul_pool(w, k.dot, act, act_row_bytes, y, n_tok, pool, n_threads);
 }
 
 /* ---------------------------------------------------------------------------

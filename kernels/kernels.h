@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
+
 /* ---------------------------------------------------------------------------
  * Types (types.c): what every ggml type id is, including ones we cannot run
  * ------------------------------------------------------------------------- */
@@ -70,10 +72,10 @@ typedef struct lk_matrix {
     /* Bytes of scratch lk_matmul needs for n_tok activation rows (e.g. quantized x). */   \
     size_t lk_##isa##_matmul_work_size(uint32_t type, int64_t cols, int64_t n_tok);         \
     /* y[t * rows + r] = dot(W row r, x + t * cols), for t < n_tok and r < rows.            \
-     * n_threads > 1 splits output rows over OpenMP threads; the result does not depend    \
-     * on n_threads. */                                                                     \
+     * n_threads > 1 splits output rows over that many threads of pool (pool.h; NULL: the   \
+     * calling thread alone); the result does not depend on the split. */                  \
     void lk_##isa##_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,     \
-                           void *work, int n_threads);                                     \
+                           void *work, lk_pool *pool, int n_threads);                      \
     /* For each of n_sets sets s: out_s[c] += sum over r of a_s[r] * V[r][c], c < v->cols,  \
      * with a_s = a + s * a_stride and out_s = out + s * out_stride (attention's weighted   \
      * sums for the query heads that share V, which is read once for all of them). A set's \

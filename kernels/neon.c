@@ -55,10 +55,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "quant.h"
 #include "rows.h"
 
@@ -959,11 +955,11 @@ size_t lk_neon_matmul_work_size(uint32_t type, int64_t cols, int64_t n_tok)
 }
 
 void lk_neon_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok, void *work,
-                    int n_threads)
+                    lk_pool *pool, int n_threads)
 {
     weight_kind k;
     if (!weight_kind_of(w->type, &k)) {
-        lk_scalar_matmul(w, x, y, n_tok, work, n_threads);
+        lk_scalar_matmul(w, x, y, n_tok, work, pool, n_threads);
         return;
     }
     if (n_tok < 1 || w->rows < 1)
@@ -980,31 +976,7 @@ void lk_neon_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok,
         }
         act = work;
     }
-    int n_chunks = n_threads > 1 ? n_threads : 1;
-    if (n_chunks > w->rows)
-        n_chunks = (int)w->rows;
-    if (n_chunks > MAX_SHARES)
-        n_chunks = MAX_SHARES;
-    if (w->rows > (int64_t)UINT32_MAX) /* a share holds row numbers in 32 bits */
-        n_chunks = 1;
-    if (n_chunks == 1) {
-        /* no OpenMP construct at all: even an inactive region costs a team, and attention
-         * calls this once per chunk of keys from inside its own region */
-        lk_rows_matmul(w, k.dot, act, act_row_bytes, y, n_tok, 0, w->rows);
-        return;
-    }
-    row_share shares[MAX_SHARES];
-    row_shares_init(shares, n_chunks, w->rows);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(n_chunks)
-#endif
-    {
-        int c = 0;
-#ifdef _OPENMP
-        c = omp_get_thread_num();
-#endif
-        lk_rows_matmul_shared(w, k.dot, act, act_row_bytes, y, n_tok, shares, n_chunks, c);
-    }
+    lk_rows_matmul_pool(w, k.dot, act, act_row_bytes, y, n_tok, pool, n_threads);
 }
 
 /* ---------------------------------------------------------------------------

@@ -6,11 +6,11 @@
 #ifndef LK_ROWS_H
 #define LK_ROWS_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "kernels.h"
+#include "pool.h"
 
 #define MAX_TOK 4 /* tokens dotted with one row at a time */
 /* Loops over blocks, tokens and sub-blocks have fixed trip counts; GCC at -O2 keeps some
@@ -65,64 +65,49 @@ static inline void lk_rows_matmul(const lk_matrix *w, const dot_rows_fn *dot, co
     }
 }
 
-/* The rows of one product shared by the threads of a region. Thread c starts on its own
- * contiguous share and takes it a piece at a time from the front; when it is done it takes
- * pieces from the back of the others' shares. A thread slowed by a neighbour (memory
- * bandwidth is shared) then does not leave the others waiting at the region's end, and
- * each share is still read as one stream from the front. A row is computed whole by
- * whichever thread took it, so the result does not depend on who did. A team smaller
- * than planned is fine too: the missing threads' shares are taken by the others. */
-#define MAX_SHARES 64
+/* A product shared by the threads of a pool: each participant takes pieces of rows
+ * (pool.h's row shares) and dots them with every token. */
 #define SHARE_PIECE_BYTES 65536
 
-typedef struct row_share {
-    _Alignas(64) _Atomic uint64_t left; /* the rows not yet taken: first | end << 32 */
-} row_share;
+typedef struct rows_job {
+    const lk_matrix *w;
+    const dot_rows_fn *dot;
+    const char *act;
+    size_t act_row_bytes;
+    float *y;
+    int64_t n_tok;
+    int64_t piece; /* rows taken at a time */
+    int n_shares;
+    row_share shares[MAX_SHARES];
+} rows_job;
 
-static inline void row_shares_init(row_share *shares, int n, int64_t rows)
+static inline void rows_job_run(void *arg, int participant)
 {
-    for (int c = 0; c < n; c++) {
-        uint64_t first = (uint64_t)(rows * c / n), end = (uint64_t)(rows * (c + 1) / n);
-        atomic_init(&shares[c].left, first | end << 32);
-    }
-}
-
-/* Takes up to `piece` rows from the front (or the back) of what is left of a share:
- * [*r0, *r1), or 0 when nothing is left. */
-static inline int row_share_take(row_share *share, int64_t piece, int from_back, int64_t *r0, int64_t *r1)
-{
-    uint64_t left = atomic_load_explicit(&share->left, memory_order_relaxed);
-    for (;;) {
-        int64_t first = (int64_t)(left & 0xFFFFFFFFu), end = (int64_t)(left >> 32);
-        if (first >= end)
-            return 0;
-        int64_t n = end - first < piece ? end - first : piece;
-        uint64_t rest = from_back ? (uint64_t)first | (uint64_t)(end - n) << 32
-                                  : (uint64_t)(first + n) | (uint64_t)end << 32;
-        if (atomic_compare_exchange_weak_explicit(&share->left, &left, rest, memory_order_relaxed,
-                                                  memory_order_relaxed)) {
-            *r0 = from_back ? end - n : first;
-            *r1 = from_back ? end : first + n;
-            return 1;
-        }
-    }
-}
-
-/* Thread c of a team of n_shares' size: its own share, then the others'. */
-static inline void lk_rows_matmul_shared(const lk_matrix *w, const dot_rows_fn *dot, const char *act,
-                                         size_t act_row_bytes, float *y, int64_t n_tok, row_share *shares,
-                                         int n_shares, int c)
-{
-    size_t row_bytes = lk_row_bytes(w->type, w->cols);
-    int64_t piece = row_bytes ? (int64_t)(SHARE_PIECE_BYTES / row_bytes) : 1;
-    if (piece < 1)
-        piece = 1;
+    rows_job *j = arg;
     int64_t r0, r1;
-    for (int k = 0; k < n_shares; k++) {
-        row_share *share = &shares[(c + k) % n_shares];
-        while (row_share_take(share, piece, k > 0, &r0, &r1))
-            lk_rows_matmul(w, dot, act, act_row_bytes, y, n_tok, r0, r1);
+    int k = 0;
+    while (row_shares_next(j->shares, j->n_shares, participant % j->n_shares, j->piece, &k, &r0, &r1))
+        lk_rows_matmul(j->w, j->dot, j->act, j->act_row_bytes, j->y, j->n_tok, r0, r1);
+}
+
+/* y = W x for n_tok tokens on up to n_threads threads of pool (NULL: this thread). */
+static inline void lk_rows_matmul_pool(const lk_matrix *w, const dot_rows_fn *dot, const char *act,
+                                       size_t act_row_bytes, float *y, int64_t n_tok, lk_pool *pool,
+                                       int n_threads)
+{
+    int threads = n_threads < lk_pool_threads(pool) ? n_threads : lk_pool_threads(pool);
+    int n = row_shares_count(threads, w->rows);
+    if (n == 1) {
+        lk_rows_matmul(w, dot, act, act_row_bytes, y, n_tok, 0, w->rows);
+        return;
     }
+    size_t row_bytes = lk_row_bytes(w->type, w->cols);
+    rows_job job; /* not zeroed: only the first n shares are read */
+    job.w = w, job.dot = dot, job.act = act, job.act_row_bytes = act_row_bytes, job.y = y, job.n_tok = n_tok;
+    job.piece = row_bytes && SHARE_PIECE_BYTES / row_bytes > 0 ? (int64_t)(SHARE_PIECE_BYTES / row_bytes) : 1;
+    job.n_shares = n;
+    row_shares_init(job.shares, n, w->rows);
+    lk_pool_run(pool, n, rows_job_run, &job);
 }
 
 #endif /* LK_ROWS_H */

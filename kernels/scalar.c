@@ -355,8 +355,29 @@ static void matmul_rows(const lk_matrix *w, const weight_kind *k, const char *ac
     }
 }
 
+/* A product shared by the threads of a pool (pool.h's row shares, a few tiles at a time). */
+typedef struct scalar_job {
+    const lk_matrix *w;
+    weight_kind k;
+    const char *act;
+    size_t act_row_bytes;
+    float *y;
+    int64_t n_tok, piece;
+    int n_shares;
+    row_share shares[MAX_SHARES];
+} scalar_job;
+
+static void scalar_job_run(void *arg, int participant)
+{
+    scalar_job *j = arg;
+    int64_t r0, r1;
+    int k = 0;
+    while (row_shares_next(j->shares, j->n_shares, participant % j->n_shares, j->piece, &k, &r0, &r1))
+        matmul_rows(j->w, &j->k, j->act, j->act_row_bytes, j->y, j->n_tok, r0, r1);
+}
+
 void lk_scalar_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_tok, void *work,
-                      int n_threads)
+                      lk_pool *pool, int n_threads)
 {
     weight_kind k;
     if (!weight_kind_of(w->type, &k) || n_tok < 1 || w->rows < 1)
@@ -370,19 +391,19 @@ void lk_scalar_matmul(const lk_matrix *w, const float *x, float *y, int64_t n_to
                             w->cols);
         act = work;
     }
-    int n_chunks = n_threads > 1 ? n_threads : 1;
-    if (n_chunks > w->rows)
-        n_chunks = (int)w->rows;
-    if (n_chunks == 1) { /* no OpenMP construct: even an inactive region costs a team */
+    int threads = n_threads < lk_pool_threads(pool) ? n_threads : lk_pool_threads(pool);
+    int n = row_shares_count(threads, w->rows);
+    if (n == 1) {
         matmul_rows(w, &k, act, act_row_bytes, y, n_tok, 0, w->rows);
         return;
     }
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(n_chunks) schedule(static) if (n_chunks > 1)
-#endif
-    for (int c = 0; c < n_chunks; c++)
-        matmul_rows(w, &k, act, act_row_bytes, y, n_tok, w->rows * c / n_chunks,
-                    w->rows * (c + 1) / n_chunks);
+    size_t row_bytes = lk_row_bytes(w->type, w->cols);
+    scalar_job j; /* not zeroed: only the first n shares are read */
+    j.w = w, j.k = k, j.act = act, j.act_row_bytes = act_row_bytes, j.y = y, j.n_tok = n_tok;
+    j.piece = row_bytes && 65536 / row_bytes > 0 ? (int64_t)(65536 / row_bytes) : 1;
+    j.n_shares = n;
+    row_shares_init(j.shares, n, w->rows);
+    lk_pool_run(pool, n, scalar_job_run, &j);
 }
 
 /* ---------------------------------------------------------------------------

@@ -7,10 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "context.h"
 
 latent_context_params latent_context_default_params(void)
@@ -24,16 +20,6 @@ latent_context_params latent_context_default_params(void)
     p.kv_chunk = 0;
     p.all_logits = 0;
     return p;
-}
-
-static int32_t default_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_num_procs();
-#else
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 1024 ? (int32_t)n : 1;
-#endif
 }
 
 static void *scratch(latent_context *ctx, size_t count, size_t size)
@@ -67,8 +53,9 @@ void latent_context_free(latent_context *ctx)
 {
     if (!ctx)
         return;
+    lk_pool_stop(ctx->pool);
     lt_kv_destroy(&ctx->kv, &ctx->budget);
-    void *bufs[] = {ctx->x, ctx->xb, ctx->q, ctx->k, ctx->v, ctx->att, ctx->hb, ctx->hb2,
+    void *bufs[] = {ctx->pool_mem, ctx->x, ctx->xb, ctx->q, ctx->k, ctx->v, ctx->att, ctx->hb, ctx->hb2,
                     ctx->cos_sin, ctx->work, ctx->scores, ctx->att_work, ctx->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         lt_free(&ctx->budget, bufs[i]);
@@ -105,7 +92,7 @@ latent_status latent_context_create(const latent_model *model, const latent_cont
     ctx->model = model;
     ctx->params = p;
     ctx->budget.limit = p.mem_budget;
-    ctx->n_threads = p.n_threads ? p.n_threads : default_threads();
+    ctx->n_threads = p.n_threads ? p.n_threads : lk_default_threads();
     ctx->n_batch = p.n_batch ? p.n_batch : 32;
     latent_status st = lt_kv_init(&ctx->kv, kv_type, hp->n_layers, hp->n_kv_heads, hp->head_dim,
                                   p.kv_chunk, p.mem_budget);
@@ -137,6 +124,14 @@ latent_status latent_context_create(const latent_model *model, const latent_cont
         return lt_fail_prefix(LATENT_ENOMEM, "creating a context");
     }
     ctx->logits_cap = 1;
+    /* threads last: a context that could not be made never started any */
+    if (ctx->n_threads > 1) {
+        if (!(ctx->pool_mem = scratch(ctx, lk_pool_bytes(ctx->n_threads) + 63, 1))) {
+            latent_context_free(ctx);
+            return lt_fail_prefix(LATENT_ENOMEM, "creating a context");
+        }
+        ctx->pool = lk_pool_start((void *)(((uintptr_t)ctx->pool_mem + 63) & ~(uintptr_t)63), ctx->n_threads);
+    }
     *out = ctx;
     return LATENT_OK;
 }

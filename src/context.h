@@ -14,6 +14,8 @@ struct latent_context {
     lt_kvcache kv;
     int32_t n_threads;
     int32_t n_batch;
+    lk_pool *pool;        /* n_threads - 1 workers (NULL with one thread) */
+    void *pool_mem;       /* the pool's bytes, before 64-byte alignment */
 
     /* scratch for n_batch tokens (row t of each is token t of the batch) */
     float *x;             /* n_batch × dim: the residual stream */

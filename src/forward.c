@@ -6,16 +6,13 @@
  * the instruction set; this file tells the model's story.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "context.h"
 
-/* Threads are worth waking only for enough work: a parallel region costs microseconds
- * (much more on a loaded machine), which is longer than a small model's whole matrix. */
+/* Threads are worth waking only for enough work: handing a task to the pool costs
+ * microseconds, which is longer than a small model's whole matrix. */
 #define MIN_WORK_PER_THREAD (1 << 17)
 
 static int threads_for(const latent_context *ctx, const lk_matrix *w, int32_t n)
@@ -27,7 +24,7 @@ static int threads_for(const latent_context *ctx, const lk_matrix *w, int32_t n)
 
 static void matmul(latent_context *ctx, const lk_matrix *w, const float *x, float *y, int32_t n)
 {
-    lk_matmul(w, x, y, n, ctx->work, threads_for(ctx, w, n));
+    lk_matmul(w, x, y, n, ctx->work, ctx->pool, threads_for(ctx, w, n));
 }
 
 static void add_bias(float *rows, const float *bias, int32_t n, int64_t width)
@@ -74,7 +71,7 @@ static void attend(const latent_context *ctx, int32_t layer, int32_t kv_head, si
         lk_matrix K = lt_kv_k_block(kv, layer, kv_head, c);
         if ((size_t)K.rows > n - c * T)
             K.rows = (int64_t)(n - c * T);
-        lk_matmul(&K, q, chunk_scores, group, work, 1);
+        lk_matmul(&K, q, chunk_scores, group, work, NULL, 1);
         for (int32_t g = 0; g < group; g++)
             memcpy(scores + g * stride + c * T, chunk_scores + g * K.rows, (size_t)K.rows * sizeof(float));
     }
@@ -91,31 +88,43 @@ static void attend(const latent_context *ctx, int32_t layer, int32_t kv_head, si
     }
 }
 
-static void attention(latent_context *ctx, int32_t layer, int32_t n, size_t pos0)
+/* Attention for a batch, shared by the threads of the pool: items are (token, kv head)
+ * pairs, taken one at a time. Each is computed whole by one thread, so results do not
+ * depend on the thread count or on who took which. */
+typedef struct attention_job {
+    latent_context *ctx;
+    int32_t layer;
+    size_t pos0;
+    int64_t items;
+    _Alignas(64) _Atomic int64_t next; /* the first item not yet taken */
+} attention_job;
+
+static void attention_part(void *arg, int thread)
 {
+    attention_job *j = arg;
+    latent_context *ctx = j->ctx;
     const lt_hparams *hp = &ctx->model->hp;
     int64_t q_dim = (int64_t)hp->n_heads * hp->head_dim;
     int64_t group_dim = (int64_t)(hp->n_heads / hp->n_kv_heads) * hp->head_dim;
-    int64_t items = (int64_t)n * hp->n_kv_heads;
-    int64_t work = (int64_t)n * hp->n_heads * (int64_t)(pos0 + (size_t)n) * hp->head_dim * 2;
-    int threads = work / MIN_WORK_PER_THREAD < ctx->n_threads ? (int)(work / MIN_WORK_PER_THREAD) : ctx->n_threads;
-    (void)threads;
-    /* Each (token, kv head) is computed whole by one thread: results do not depend on the
-     * thread count. */
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
-#endif
-    for (int64_t item = 0; item < items; item++) {
-        int thread = 0;
-#ifdef _OPENMP
-        thread = omp_get_thread_num();
-#endif
+    for (;;) {
+        int64_t item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (item >= j->items)
+            return;
         int32_t t = (int32_t)(item / hp->n_kv_heads), kv_head = (int32_t)(item % hp->n_kv_heads);
-        attend(ctx, layer, kv_head, pos0 + (size_t)t, ctx->q + t * q_dim + kv_head * group_dim,
+        attend(ctx, j->layer, kv_head, j->pos0 + (size_t)t, ctx->q + t * q_dim + kv_head * group_dim,
                ctx->att + t * q_dim + kv_head * group_dim,
                ctx->scores + (size_t)thread * lt_scores_per_thread(ctx, ctx->scores_cap),
                (uint8_t *)ctx->att_work + (size_t)thread * ctx->att_work_bytes);
     }
+}
+
+static void attention(latent_context *ctx, int32_t layer, int32_t n, size_t pos0)
+{
+    const lt_hparams *hp = &ctx->model->hp;
+    int64_t work = (int64_t)n * hp->n_heads * (int64_t)(pos0 + (size_t)n) * hp->head_dim * 2;
+    int threads = work / MIN_WORK_PER_THREAD < ctx->n_threads ? (int)(work / MIN_WORK_PER_THREAD) : ctx->n_threads;
+    attention_job job = {ctx, layer, pos0, (int64_t)n * hp->n_kv_heads, 0};
+    lk_pool_run(ctx->pool, threads, attention_part, &job);
 }
 
 void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size_t pos0,

@@ -230,6 +230,9 @@ static double row_magnitude(const wtype *t, const float *absw, const float *x, i
 
 #define MAX_NTOK 9
 
+/* three threads (pool.h) for the products that must not depend on the split */
+static lk_pool *g_pool;
+
 typedef struct {
     double worst; /* largest |simd - scalar| / tolerance seen */
     int compared;
@@ -248,8 +251,8 @@ static void check_matrix(const wtype *t, const lk_matrix *w, const float *x, con
     float *y_ref = malloc((size_t)(rows * MAX_NTOK) * sizeof *y_ref);
     float *y_one = malloc((size_t)rows * sizeof *y_one);
     float *y_alone = malloc((size_t)(rows * MAX_NTOK) * sizeof *y_alone);
-    lk_matmul(w, x, y, MAX_NTOK, work, 1);
-    lk_scalar_matmul(w, x, y_ref, MAX_NTOK, work_ref, 1);
+    lk_matmul(w, x, y, MAX_NTOK, work, NULL, 1);
+    lk_scalar_matmul(w, x, y_ref, MAX_NTOK, work_ref, NULL, 1);
 
     int64_t nb = cols / block_size(t->type);
     double terms = t->d_off < 0 ? (double)cols : (double)nb;
@@ -276,23 +279,23 @@ static void check_matrix(const wtype *t, const lk_matrix *w, const float *x, con
     }
     /* each token alone, then every batch size 1..9: bit for bit the same rows */
     for (int64_t tok = 0; tok < MAX_NTOK; tok++) {
-        lk_matmul(w, x + tok * cols, y_one, 1, work, 1);
+        lk_matmul(w, x + tok * cols, y_one, 1, work, NULL, 1);
         memcpy(y_alone + tok * rows, y_one, (size_t)rows * sizeof *y_one);
     }
     CHECK(memcmp(y_alone, y, (size_t)(rows * MAX_NTOK) * sizeof *y) == 0,
           "%s %s cols %lld, %s: 9 tokens at once differ from one at a time", LK_ISA_NAME, t->name,
           (long long)cols, what);
     for (int nt = 2; nt < MAX_NTOK; nt++) {
-        lk_matmul(w, x, y, nt, work, 1);
+        lk_matmul(w, x, y, nt, work, NULL, 1);
         CHECK(memcmp(y_alone, y, (size_t)(rows * nt) * sizeof *y) == 0,
               "%s %s cols %lld, %s: a batch of %d differs from one token at a time", LK_ISA_NAME, t->name,
               (long long)cols, what, nt);
     }
     /* three threads: the same bits */
-    lk_matmul(w, x, y, MAX_NTOK, work, 3);
+    lk_matmul(w, x, y, MAX_NTOK, work, g_pool, 3);
     CHECK(memcmp(y_alone, y, (size_t)(rows * MAX_NTOK) * sizeof *y) == 0,
           "%s %s cols %lld, %s: 3 threads differ from 1", LK_ISA_NAME, t->name, (long long)cols, what);
-    lk_scalar_matmul(w, x, y, MAX_NTOK, work_ref, 3);
+    lk_scalar_matmul(w, x, y, MAX_NTOK, work_ref, g_pool, 3);
     CHECK(memcmp(y_ref, y, (size_t)(rows * MAX_NTOK) * sizeof *y) == 0,
           "scalar %s cols %lld, %s: 3 threads differ from 1", t->name, (long long)cols, what);
     free(absw);
@@ -416,7 +419,7 @@ static void test_probe_files(void)
              * the activations' own quantization error allowed for */
             float *deq = malloc((size_t)cols * sizeof *deq), y[32];
             void *work = malloc(lk_scalar_matmul_work_size(tt->type, cols, 1) + 64);
-            lk_scalar_matmul(&w, x, y, 1, work, 1);
+            lk_scalar_matmul(&w, x, y, 1, work, NULL, 1);
             int bad = 0;
             for (int64_t r = 0; r < rows && bad < 3; r++) {
                 lk_dequantize_row(tt->type, (const uint8_t *)tt->data + (size_t)r * w.row_stride, deq, cols);
@@ -713,7 +716,7 @@ static void test_silu_mul(void)
  * ------------------------------------------------------------------------- */
 
 /* Threads of a team, some of them absent, take pieces in an interleaving chosen at random,
- * each as lk_rows_matmul_shared does: its own share from the front, then the others' from
+ * each as rows.h's product does (row_shares_next): its own share from the front, then the others' from
  * the back. Every row must be taken exactly once, and a thread's own pieces must follow
  * one another from the front. */
 static void test_row_shares(void)
@@ -744,14 +747,12 @@ static void test_row_shares(void)
                     if (!present[c])
                         continue;
                     int64_t r0, r1;
-                    int k = step[c], from = (c + k) % n;
-                    if (!row_share_take(&shares[from], piece, k > 0, &r0, &r1)) {
-                        if (++step[c] == n) {
-                            present[c] = 0;
-                            n_present--;
-                        }
+                    if (!row_shares_next(shares, n, c, piece, &step[c], &r0, &r1)) {
+                        present[c] = 0;
+                        n_present--;
                         continue;
                     }
+                    int k = step[c], from = (c + k) % n;
                     if (r0 < rows * from / n || r1 > rows * (from + 1) / n || r0 >= r1 || r1 - r0 > piece)
                         ok_bounds = 0;
                     if (k == 0) {
@@ -779,6 +780,9 @@ static void test_row_shares(void)
 int main(void)
 {
     printf("kernels: %s against scalar\n", LK_ISA_NAME);
+    static _Alignas(64) char pool_mem[4096];
+    g_pool = lk_pool_start(pool_mem, 3);
+    CHECK(g_pool && lk_pool_bytes(3) <= sizeof pool_mem, "a pool of 3 threads");
     for (int k = 0; k < N_TYPES; k++)
         test_matmul_type(&TYPES[k]);
     test_probe_files();
@@ -788,5 +792,6 @@ int main(void)
     test_softmax();
     test_silu_mul();
     test_row_shares();
+    lk_pool_stop(g_pool);
     return test_done();
 }
