@@ -63,6 +63,8 @@
     "  --svg FILE         chart: generation speed against file size, one point per type\n"  \
     "  --dir DIR          where the quantized files go (default: a temporary directory)\n"  \
     "  --keep             keep them\n"                                                      \
+    "  --alternate        repetitions take turns between the thread counts of -t (each count\n" \
+    "                     keeps a context throughout): a busy neighbour then weighs on all alike\n" \
     "  --contend N        run N busy loops (other processes) beside each measurement: how\n" \
     "                     the threads fare when another program wants the cores\n"          \
     "  --insn ARM_BENCH   count Cortex-A72 instructions per generated token instead:\n"     \
@@ -246,6 +248,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->insn_n2 = n2[1];
         } else if (!strcmp(a, "--insn-run")) {
             o->insn_run = v;
+        } else if (!strcmp(a, "--alternate")) {
+            o->alternate = 1;
         } else if (!strcmp(a, "--contend")) {
             if (parse_int(a, v, 0, 64, &o->contend))
                 return -1;
@@ -707,8 +711,7 @@ static int measure_child(void *arg, void *out)
     const options *o = j->o;
     measured *res = out;
     memset(res, 0, sizeof *res);
-    double samples[MAX_REPS], pp[MAX_REPS], tg[MAX_REPS], cpu[MAX_REPS];
-    double pair_bw[MAX_REPS], pair_pct[MAX_REPS];
+    double samples[MAX_REPS];
     rss_meter mem;
     rss_start(&mem);
 
@@ -747,71 +750,85 @@ static int measure_child(void *arg, void *out)
                  kv_bytes_per_token(&j->r->info, o->n_prompt, o->n_gen);
     size_t probe_bytes = bandwidth_buffer(bpt);
     int rc = -1;
-    latent_context *ctx = NULL;
-    for (int ti = 0; ti < o->n_threads; ti++) {
-        thread_run *run = &res->runs[ti];
-        run->threads = o->threads[ti];
-        latent_context_params cp = latent_context_default_params();
-        cp.n_threads = o->threads[ti];
-        cp.n_batch = o->n_batch;
-        latent_status st = latent_context_create(m, &cp, &ctx);
-        if (st) {
-            fail_status(st, "creating a context");
-            goto done;
-        }
-        /* a warm-up token: the first touch of the weights and thread start-up are not
-         * what a running program pays */
-        if ((st = latent_eval(ctx, prompt, 1))) {
-            fail_status(st, "evaluating");
-            goto done;
+    /* with --alternate every thread count has its context from the start and the
+     * repetitions take turns; otherwise one thread count after the other */
+    latent_context *ctxs[MAX_THREADS] = {0};
+    static double pp[MAX_THREADS][MAX_REPS], tg[MAX_THREADS][MAX_REPS], cpu[MAX_THREADS][MAX_REPS];
+    static double pair_bw[MAX_THREADS][MAX_REPS], pair_pct[MAX_THREADS][MAX_REPS];
+    int per_block = o->alternate ? o->n_threads : 1;
+    for (int first = 0; first < o->n_threads; first += per_block) {
+        for (int ti = first; ti < first + per_block; ti++) {
+            latent_context_params cp = latent_context_default_params();
+            cp.n_threads = o->threads[ti];
+            cp.n_batch = o->n_batch;
+            latent_status st = latent_context_create(m, &cp, &ctxs[ti]);
+            if (st) {
+                fail_status(st, "creating a context");
+                goto done;
+            }
+            /* a warm-up token: the first touch of the weights and thread start-up are not
+             * what a running program pays */
+            if ((st = latent_eval(ctxs[ti], prompt, 1))) {
+                fail_status(st, "evaluating");
+                goto done;
+            }
         }
         for (int r = 0; r < o->reps; r++) {
-            progress(1, "%s: %d thread%s, repetition %d/%d", j->r->label, run->threads,
-                     run->threads > 1 ? "s" : "", r + 1, o->reps);
-            latent_context_reset(ctx);
-            double t0 = now();
-            if ((st = latent_eval(ctx, prompt, (size_t)o->n_prompt))) {
-                fail_status(st, "evaluating the prompt");
-                goto done;
-            }
-            double t1 = now();
-            /* the paired ceiling: the machine's bandwidth moves from minute to minute on a
-             * shared host, so this repetition is compared with the bandwidth of its own
-             * moment, probed with as many threads right before and right after it, outside
-             * the timed part */
-            double bw0 = paired_probe(&mem, probe_bytes, run->threads);
-            if (bw0 <= 0)
-                goto done;
-            double t2 = now(), c2 = cpu_seconds();
-            for (int g = 0; g < o->n_gen; g++) {
-                latent_token next = argmax(latent_context_logits(ctx), n_vocab);
-                if ((st = latent_eval(ctx, &next, 1))) {
-                    fail_status(st, "generating");
+            for (int ti = first; ti < first + per_block; ti++) {
+                int threads = o->threads[ti];
+                latent_context *ctx = ctxs[ti];
+                progress(1, "%s: %d thread%s, repetition %d/%d", j->r->label, threads, threads > 1 ? "s" : "",
+                         r + 1, o->reps);
+                latent_context_reset(ctx);
+                double t0 = now();
+                latent_status st = latent_eval(ctx, prompt, (size_t)o->n_prompt);
+                if (st) {
+                    fail_status(st, "evaluating the prompt");
                     goto done;
                 }
+                double t1 = now();
+                /* the paired ceiling: the machine's bandwidth moves from minute to minute on
+                 * a shared host, so this repetition is compared with the bandwidth of its
+                 * own moment, probed with as many threads right before and right after it,
+                 * outside the timed part */
+                double bw0 = paired_probe(&mem, probe_bytes, threads);
+                if (bw0 <= 0)
+                    goto done;
+                double t2 = now(), c2 = cpu_seconds();
+                for (int g = 0; g < o->n_gen; g++) {
+                    latent_token next = argmax(latent_context_logits(ctx), n_vocab);
+                    if ((st = latent_eval(ctx, &next, 1))) {
+                        fail_status(st, "generating");
+                        goto done;
+                    }
+                }
+                double t3 = now(), c3 = cpu_seconds();
+                double bw1 = paired_probe(&mem, probe_bytes, threads);
+                if (bw1 <= 0)
+                    goto done;
+                pp[ti][r] = o->n_prompt / (t1 - t0);
+                tg[ti][r] = o->n_gen / (t3 - t2);
+                /* below 100%: other programs had the cores part of the time */
+                cpu[ti][r] = 100.0 * (c3 - c2) / ((t3 - t2) * threads);
+                pair_bw[ti][r] = 0.5 * (bw0 + bw1);
+                pair_pct[ti][r] = 100.0 * tg[ti][r] / (pair_bw[ti][r] / bpt);
             }
-            double t3 = now(), c3 = cpu_seconds();
-            double bw1 = paired_probe(&mem, probe_bytes, run->threads);
-            if (bw1 <= 0)
-                goto done;
-            pp[r] = o->n_prompt / (t1 - t0);
-            tg[r] = o->n_gen / (t3 - t2);
-            /* below 100%: other programs had the cores part of the time */
-            cpu[r] = 100.0 * (c3 - c2) / ((t3 - t2) * run->threads);
-            pair_bw[r] = 0.5 * (bw0 + bw1);
-            pair_pct[r] = 100.0 * tg[r] / (pair_bw[r] / bpt);
         }
-        run->pp = summarize(pp, o->reps);
-        run->tg = summarize(tg, o->reps);
-        run->cpu = summarize(cpu, o->reps);
-        run->paired_bw = summarize(pair_bw, o->reps).med;
-        run->paired_pct = summarize(pair_pct, o->reps);
-        latent_mem_stats ms;
-        latent_context_mem_stats(ctx, &ms);
-        res->kv_bytes = (double)ms.kv_peak_bytes;
-        res->scratch_bytes = (double)ms.scratch_bytes;
-        latent_context_free(ctx);
-        ctx = NULL;
+        for (int ti = first; ti < first + per_block; ti++) {
+            thread_run *run = &res->runs[ti];
+            run->threads = o->threads[ti];
+            run->pp = summarize(pp[ti], o->reps);
+            run->tg = summarize(tg[ti], o->reps);
+            run->cpu = summarize(cpu[ti], o->reps);
+            run->paired_bw = summarize(pair_bw[ti], o->reps).med;
+            run->paired_pct = summarize(pair_pct[ti], o->reps);
+            latent_mem_stats ms;
+            latent_context_mem_stats(ctxs[ti], &ms);
+            res->kv_bytes = (double)ms.kv_peak_bytes;
+            res->scratch_bytes = (double)ms.scratch_bytes;
+            latent_context_free(ctxs[ti]);
+            ctxs[ti] = NULL;
+        }
     }
     /* peak memory of loading and running, before the perplexity pass's logits, without
      * the probes (rss_meter in bench.h) */
@@ -821,7 +838,8 @@ static int measure_child(void *arg, void *out)
         goto done;
     rc = 0;
 done:
-    latent_context_free(ctx);
+    for (int ti = 0; ti < o->n_threads; ti++)
+        latent_context_free(ctxs[ti]);
     free(prompt);
     latent_model_free(m);
     return rc;
@@ -1054,6 +1072,11 @@ static int start_contenders(int n)
             if (getppid() != g_parent)
                 _exit(0);
 #endif
+            /* a session of its own, as another program has: with autogroup scheduling
+             * (Linux's default on desktops), the processes of one session share one
+             * group's slice of the CPU, and a busy loop in the bench's own session would
+             * compete with the bench's threads for that slice alone */
+            setsid();
             /* nothing but arithmetic: it takes a core, not memory bandwidth */
             volatile uint64_t spin = 0;
             for (;;)

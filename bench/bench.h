@@ -311,7 +311,8 @@ typedef struct options {
     const char *insn_bin, *plugin, *qemu;
     int insn_n1, insn_n2;
     const char *insn_run;
-    int contend; /* busy loops run beside each measurement (--contend) */
+    int contend;   /* busy loops run beside each measurement (--contend) */
+    int alternate; /* repetitions take turns between thread counts (--alternate) */
 } options;
 
 typedef struct model_info {

@@ -185,6 +185,8 @@ static void print_header(const options *o, const context_info *ci, const row *ro
         printf(", load average %.2f at the start", ci->load);
     if (o->contend)
         printf(", %d busy loop%s beside the measurement (--contend)", o->contend, o->contend > 1 ? "s" : "");
+    if (o->alternate)
+        printf(", repetitions alternating between thread counts");
     const char *wait = getenv("OMP_WAIT_POLICY");
     if (wait && *wait)
         printf(", OMP_WAIT_POLICY=%s", wait);
