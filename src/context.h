@@ -16,6 +16,9 @@ struct latent_context {
     int32_t n_batch;
     lk_pool *pool;        /* n_threads - 1 workers (NULL with one thread) */
     void *pool_mem;       /* the pool's bytes, before 64-byte alignment */
+    int32_t team;         /* threads the current forward pass uses: n_threads, or 1 */
+    double token_ns[2];   /* a generated token's time, alone [0] and with the team [1] (moving averages) */
+    uint32_t tokens_timed;
 
     /* scratch for n_batch tokens (row t of each is token t of the batch) */
     float *x;             /* n_batch × dim: the residual stream */

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "context.h"
 
@@ -19,7 +20,7 @@ static int threads_for(const latent_context *ctx, const lk_matrix *w, int32_t n)
 {
     int64_t work = w->rows * w->cols * (int64_t)n;
     int64_t useful = work / MIN_WORK_PER_THREAD;
-    return useful < 1 ? 1 : useful < ctx->n_threads ? (int)useful : ctx->n_threads;
+    return useful < 1 ? 1 : useful < ctx->team ? (int)useful : ctx->team;
 }
 
 static void matmul(latent_context *ctx, const lk_matrix *w, const float *x, float *y, int32_t n)
@@ -122,13 +123,13 @@ static void attention(latent_context *ctx, int32_t layer, int32_t n, size_t pos0
 {
     const lt_hparams *hp = &ctx->model->hp;
     int64_t work = (int64_t)n * hp->n_heads * (int64_t)(pos0 + (size_t)n) * hp->head_dim * 2;
-    int threads = work / MIN_WORK_PER_THREAD < ctx->n_threads ? (int)(work / MIN_WORK_PER_THREAD) : ctx->n_threads;
+    int threads = work / MIN_WORK_PER_THREAD < ctx->team ? (int)(work / MIN_WORK_PER_THREAD) : ctx->team;
     attention_job job = {ctx, layer, pos0, (int64_t)n * hp->n_kv_heads, 0};
     lk_pool_run(ctx->pool, threads, attention_part, &job);
 }
 
-void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size_t pos0,
-                float *logits, int all_logits)
+static void forward_steps(latent_context *ctx, const latent_token *tokens, int32_t n, size_t pos0,
+                          float *logits, int all_logits)
 {
     const latent_model *m = ctx->model;
     const lt_hparams *hp = &m->hp;
@@ -196,4 +197,41 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
     for (int32_t t = first; t < n; t++)
         lk_rmsnorm(ctx->xb + (t - first) * dim, ctx->x + t * dim, m->output_norm, dim, hp->rms_eps);
     matmul(ctx, &m->output, ctx->xb, logits, rows);
+}
+
+/* How many threads a generated token gets. Where other programs want the cores, the
+ * scheduler often gives a process the same CPU time whatever its number of threads
+ * (autogroup, cgroups: a session or a service gets its share), and then the team's
+ * hand-offs cost more than its parallelism brings; one thread alone is faster. Which of
+ * the two is faster is measured rather than guessed: generation keeps a moving average
+ * of a token's time each way, takes the faster, and tries the other every
+ * TEAM_PROBE_EVERY tokens, as the machine's neighbours come and go. The results never
+ * depend on the choice (pool.h). A batch (a prompt) always gets the team: its products
+ * are long enough to share even on a busy machine. */
+#define TEAM_PROBE_EVERY 32
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size_t pos0,
+                float *logits, int all_logits)
+{
+    ctx->team = ctx->n_threads;
+    if (ctx->n_threads == 1 || n != 1) {
+        forward_steps(ctx, tokens, n, pos0, logits, all_logits);
+        return;
+    }
+    double *ns = ctx->token_ns; /* 0: not timed yet */
+    int preferred = ns[0] > 0 && ns[1] > 0 && ns[0] < ns[1] ? 0 : 1;
+    int probe = ++ctx->tokens_timed % TEAM_PROBE_EVERY == 0;
+    int choice = probe ? 1 - preferred : preferred;
+    ctx->team = choice ? ctx->n_threads : 1;
+    double t0 = seconds_now();
+    forward_steps(ctx, tokens, n, pos0, logits, all_logits);
+    double took = (seconds_now() - t0) * 1e9;
+    ns[choice] = ns[choice] > 0 ? ns[choice] + (took - ns[choice]) / 4 : took;
 }

@@ -247,8 +247,46 @@ static float *prompt_logits(const latent_model *m, int threads)
     return out;
 }
 
+/* The logits after each of GEN tokens generated one at a time (greedy): generation
+ * switches between the team and one thread as it measures them (forward.c), every 32
+ * tokens at least, so both ways are in these. NULL on failure. */
+#define GEN 80
+
+static float *generated_logits(const latent_model *m, int threads)
+{
+    latent_context_params cp = latent_context_default_params();
+    cp.n_threads = threads;
+    latent_context *ctx = NULL;
+    if (latent_context_create(m, &cp, &ctx) != LATENT_OK)
+        return NULL;
+    size_t n_vocab = (size_t)latent_n_vocab(m);
+    float *out = malloc(GEN * n_vocab * sizeof *out);
+    latent_token tok = latent_token_bos(m);
+    for (int i = 0; out && i < GEN; i++) {
+        if (latent_eval(ctx, &tok, 1) != LATENT_OK) {
+            free(out);
+            out = NULL;
+            break;
+        }
+        const float *l = latent_context_logits(ctx);
+        memcpy(out + (size_t)i * n_vocab, l, n_vocab * sizeof *out);
+        tok = 0;
+        for (size_t v = 1; v < n_vocab; v++)
+            if (l[v] > l[tok])
+                tok = (latent_token)v;
+    }
+    latent_context_free(ctx);
+    return out;
+}
+
 static void test_context_threads(const latent_model *m)
 {
+    float *gen_one = generated_logits(m, 1), *gen_two = generated_logits(m, 2);
+    CHECK(gen_one && gen_two && memcmp(gen_one, gen_two, GEN * (size_t)latent_n_vocab(m) * sizeof(float)) == 0,
+          "%d generated tokens: 2 threads' logits differ from 1 thread's", GEN);
+    free(gen_one);
+    free(gen_two);
+
     size_t bytes = PROMPT * (size_t)latent_n_vocab(m) * sizeof(float);
     float *one = prompt_logits(m, 1);
     CHECK(one != NULL, "one thread: %s", latent_last_error());
