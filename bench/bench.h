@@ -34,7 +34,7 @@
  * kernels/kernels.h makes, on the same flags. */
 #if defined(__AVX2__) && defined(__FMA__) && !defined(LATENT_FORCE_SCALAR)
 #define BENCH_ISA "avx2"
-#elif (defined(__ARM_NEON) || defined(__ARM_NEON__)) && defined(__aarch64__) &&            \
+#elif defined(__ARM_NEON) && (defined(__aarch64__) || (__ARM_ARCH >= 8 && defined(__ARM_FEATURE_FMA))) && \
     !defined(LATENT_FORCE_SCALAR)
 #define BENCH_ISA "neon"
 #else

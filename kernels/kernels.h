@@ -101,8 +101,9 @@ LK_DECLARE_OPS(scalar)
 LK_DECLARE_OPS(avx2)
 #define LK_ISA_NAME "avx2"
 #define LK_OP(name) lk_avx2_##name
-#elif (defined(__ARM_NEON) || defined(__ARM_NEON__)) && defined(__aarch64__) &&            \
+#elif defined(__ARM_NEON) && (defined(__aarch64__) || (__ARM_ARCH >= 8 && defined(__ARM_FEATURE_FMA))) && \
     !defined(LATENT_FORCE_SCALAR)
+/* AArch64, or ARMv8 in AArch32 with -mfpu=neon-fp-armv8 (32-bit Raspberry Pi OS) */
 LK_DECLARE_OPS(neon)
 #define LK_ISA_NAME "neon"
 #define LK_OP(name) lk_neon_##name

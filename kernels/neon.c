@@ -48,7 +48,8 @@
  */
 #include "kernels.h"
 
-#if (defined(__ARM_NEON) || defined(__ARM_NEON__)) && defined(__aarch64__)
+#if defined(__ARM_NEON) && (defined(__aarch64__) || (__ARM_ARCH >= 8 && defined(__ARM_FEATURE_FMA))) && \
+    !defined(LATENT_FORCE_SCALAR)
 
 #include <arm_neon.h>
 #include <math.h>
@@ -61,12 +62,106 @@
 #define GROUP 4   /* 32-element blocks whose sums share one vector of four lanes */
 #define INLINE static inline __attribute__((always_inline))
 
+/* ---------------------------------------------------------------------------
+ * AArch32 (32-bit Raspberry Pi OS, -march=armv8-a -mfpu=neon-fp-armv8): the AArch64
+ * intrinsics it lacks, written with the ones it has, under the same names so that the
+ * kernels below are one text for both. Each gives the AArch64 instruction's result bit
+ * for bit (float sums added in the same pairs). One difference stays, and the tests
+ * allow for it: AArch32's Advanced SIMD flushes subnormal floats to zero.
+ * ------------------------------------------------------------------------- */
+#ifndef __aarch64__
+INLINE uint32x2_t vzip1_u32(uint32x2_t a, uint32x2_t b) { return vzip_u32(a, b).val[0]; }
+INLINE uint32x2_t vzip2_u32(uint32x2_t a, uint32x2_t b) { return vzip_u32(a, b).val[1]; }
+INLINE uint16x4_t vuzp1_u16(uint16x4_t a, uint16x4_t b) { return vuzp_u16(a, b).val[0]; }
+INLINE uint16x4_t vuzp2_u16(uint16x4_t a, uint16x4_t b) { return vuzp_u16(a, b).val[1]; }
+INLINE int16x8_t vmlal_high_s8(int16x8_t acc, int8x16_t a, int8x16_t b)
+{
+    return vmlal_s8(acc, vget_high_s8(a), vget_high_s8(b));
+}
+INLINE int32x4_t vmlal_high_s16(int32x4_t acc, int16x8_t a, int16x8_t b)
+{
+    return vmlal_s16(acc, vget_high_s16(a), vget_high_s16(b));
+}
+INLINE int16x8_t vmovl_high_s8(int8x16_t v) { return vmovl_s8(vget_high_s8(v)); }
+INLINE uint16x8_t vmovl_high_u8(uint8x16_t v) { return vmovl_u8(vget_high_u8(v)); }
+INLINE int32x4_t vmovl_high_s16(int16x8_t v) { return vmovl_s16(vget_high_s16(v)); }
+INLINE uint32x4_t vmovl_high_u16(uint16x8_t v) { return vmovl_u16(vget_high_u16(v)); }
+INLINE int32x4_t vpaddq_s32(int32x4_t a, int32x4_t b)
+{
+    return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)), vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
+}
+INLINE int16x8_t vpaddq_s16(int16x8_t a, int16x8_t b)
+{
+    return vcombine_s16(vpadd_s16(vget_low_s16(a), vget_high_s16(a)), vpadd_s16(vget_low_s16(b), vget_high_s16(b)));
+}
+INLINE int32_t vaddvq_s32(int32x4_t v)
+{
+    int32x2_t p = vpadd_s32(vget_low_s32(v), vget_high_s32(v));
+    return vget_lane_s32(vpadd_s32(p, p), 0);
+}
+/* faddp's order: (v0 + v1) + (v2 + v3) */
+INLINE float vaddvq_f32(float32x4_t v)
+{
+    float32x2_t p = vpadd_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(vpadd_f32(p, p), 0);
+}
+INLINE float vmaxvq_f32(float32x4_t v)
+{
+    float32x2_t p = vpmax_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(vpmax_f32(p, p), 0);
+}
+INLINE float32x4_t vfmaq_n_f32(float32x4_t acc, float32x4_t a, float b) { return vfmaq_f32(acc, a, vdupq_n_f32(b)); }
+INLINE float32x4_t vdivq_f32(float32x4_t a, float32x4_t b)
+{
+    float x[4], y[4];
+    vst1q_f32(x, a);
+    vst1q_f32(y, b);
+    for (int i = 0; i < 4; i++)
+        x[i] /= y[i];
+    return vld1q_f32(x);
+}
+INLINE uint8x16_t vqtbl1q_u8(uint8x16_t table, uint8x16_t index)
+{
+    uint8x8x2_t t = {{vget_low_u8(table), vget_high_u8(table)}};
+    return vcombine_u8(vtbl2_u8(t, vget_low_u8(index)), vtbl2_u8(t, vget_high_u8(index)));
+}
+/* f16 -> f32 is an ARMv8 instruction (vcvt.f32.f16); only the C type for it needs
+ * -mfp16-format=ieee, which a plain -mfpu=neon-fp-armv8 build does not have. */
+INLINE float32x4_t halves_to_f32(uint16x4_t h)
+{
+    float32x4_t f;
+    __asm__("vcvt.f32.f16 %q0, %P1" : "=w"(f) : "w"(h));
+    return f;
+}
+static inline float half_to_float(lk_half h)
+{
+    return vgetq_lane_f32(halves_to_f32(vdup_n_u16(h)), 0);
+}
+/* Two doubles, for the sums the oracle takes in double (rmsnorm, softmax). */
+typedef struct {
+    double v[2];
+} float64x2_t;
+INLINE float64x2_t vdupq_n_f64(double x) { return (float64x2_t){{x, x}}; }
+INLINE float64x2_t vcvt_f64_f32(float32x2_t f)
+{
+    return (float64x2_t){{vget_lane_f32(f, 0), vget_lane_f32(f, 1)}};
+}
+INLINE float64x2_t vcvt_high_f64_f32(float32x4_t f) { return vcvt_f64_f32(vget_high_f32(f)); }
+INLINE float64x2_t vaddq_f64(float64x2_t a, float64x2_t b) { return (float64x2_t){{a.v[0] + b.v[0], a.v[1] + b.v[1]}}; }
+INLINE float64x2_t vfmaq_f64(float64x2_t acc, float64x2_t a, float64x2_t b)
+{
+    return (float64x2_t){{fma(a.v[0], b.v[0], acc.v[0]), fma(a.v[1], b.v[1], acc.v[1])}};
+}
+INLINE double vaddvq_f64(float64x2_t a) { return a.v[0] + a.v[1]; }
+#else
+INLINE float32x4_t halves_to_f32(uint16x4_t h) { return vcvt_f32_f16(vreinterpret_f16_u16(h)); }
 static inline float half_to_float(lk_half h)
 {
     __fp16 f; /* fcvt: base ARMv8.0 floating point, no fp16 arithmetic needed */
     memcpy(&f, &h, sizeof f);
     return (float)f;
 }
+#endif
 
 /* The 32-bit word at p (ldr s, immediate offsets). */
 INLINE uint32x2_t word_at(const void *p)
@@ -93,14 +188,14 @@ INLINE float32x4_t halves4(const void *p, size_t stride, int nvalid)
 {
     uint16x4_t v01, v23;
     halves4_words(p, stride, nvalid, &v01, &v23);
-    return vcvt_f32_f16(vreinterpret_f16_u16(vuzp1_u16(v01, v23)));
+    return halves_to_f32(vuzp1_u16(v01, v23));
 }
 INLINE void halves4_pairs(const void *p, size_t stride, int nvalid, float32x4_t *first, float32x4_t *second)
 {
     uint16x4_t v01, v23;
     halves4_words(p, stride, nvalid, &v01, &v23);
-    *first = vcvt_f32_f16(vreinterpret_f16_u16(vuzp1_u16(v01, v23)));
-    *second = vcvt_f32_f16(vreinterpret_f16_u16(vuzp2_u16(v01, v23)));
+    *first = halves_to_f32(vuzp1_u16(v01, v23));
+    *second = halves_to_f32(vuzp2_u16(v01, v23));
 }
 
 /* 32 or 64 bytes as separate q registers: plain loads pair into ldp with an immediate
@@ -811,7 +906,7 @@ INLINE void dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
                 uint8x16_t bit = vdupq_n_u8((uint8_t)(1u << (4 * h + k)));
                 UNROLL
                 for (int lh = 0; lh < 2; lh++) {
-                    uint8x16_t v = vandq_u8(vshrq_n_u8(qs.val[lh], 2 * k), low2);
+                    uint8x16_t v = vandq_u8(k ? vshrq_n_u8(qs.val[lh], k ? 2 * k : 1) : qs.val[lh], low2);
                     uint8x16_t minus4 = vbicq_u8(four, vtstq_u8(hm.val[lh], bit));
                     q[k][lh] = vreinterpretq_s8_u8(vsubq_u8(v, minus4));
                 }
@@ -839,7 +934,7 @@ INLINE void dot_q3_K_n(const void *w, const void *x, size_t x_stride, int64_t n,
 INLINE float32x4_t load4_f32(const void *p, int64_t i) { return vld1q_f32((const float *)p + i); }
 INLINE float32x4_t load4_f16(const void *p, int64_t i)
 {
-    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)p + i)));
+    return halves_to_f32(vld1_u16((const uint16_t *)p + i));
 }
 INLINE float32x4_t load4_bf16(const void *p, int64_t i)
 {
