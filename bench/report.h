@@ -192,8 +192,8 @@ static void print_header(const options *o, const context_info *ci, const row *ro
         printf(", OMP_WAIT_POLICY=%s", wait);
     printf("\n");
     if (ci->load >= 0.5 * ci->cores)
-        printf("%sthe machine was busy: threads that share a core with another program wait for it "
-               "at every barrier (OpenMP spins); OMP_WAIT_POLICY=passive softens that\n", p);
+        printf("%sthe machine was busy: other programs took CPU time from these figures (compare thread "
+               "counts with --alternate)\n", p);
     printf("%sprompt %d tokens (batch %d), %d generated, %d repetitions: %s\n", p, o->n_prompt, o->n_batch,
            o->n_gen, o->reps, o->wide ? "median (min..max)" : "medians (--wide: min..max, and every column)");
     /* the bandwidth over the largest buffer, per thread count; smaller models are held
