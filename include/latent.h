@@ -253,7 +253,9 @@ void latent_sampler_reset(latent_sampler *sampler, uint64_t seed);
 typedef struct latent_context latent_context;
 
 typedef struct latent_context_params {
-    int32_t n_threads;      /* threads for matrix products; 0: every core (default) */
+    int32_t n_threads;      /* threads for matrix products and attention (the context starts
+                               n_threads - 1 of its own); 0 (default): the CPUs this process
+                               may run on, the physical cores among them when more than 4 */
     latent_type kv_type;    /* the cache's type: LATENT_TYPE_F16 (default: half the memory of
                              * f32), LATENT_TYPE_F32 (exact) or LATENT_TYPE_Q8_0 (about half
                              * of f16 again, a longer life; head_dim % 32 == 0) */
