@@ -85,7 +85,7 @@ typedef struct pool_task {
     _Atomic int bad_participant;  /* a number out of range, or two threads with one number */
 } pool_task;
 
-static volatile unsigned busy_sink;
+static atomic_uint busy_sink;
 static _Atomic int participated[POOL_THREADS]; /* tasks each participant number took part in */
 
 static void pool_task_part(void *arg, int participant)
@@ -104,8 +104,10 @@ static void pool_task_part(void *arg, int participant)
             break;
         if (participant == t->stall_participant && !stalled++)
             nanosleep(&(struct timespec){0, 2000000}, NULL);
+        volatile unsigned work = 0;
         for (int k = 0; k < 200; k++) /* long enough for workers to overlap */
-            busy_sink += (unsigned)k;
+            work += (unsigned)k;
+        atomic_fetch_add_explicit(&busy_sink, work, memory_order_relaxed);
         atomic_fetch_add(&t->done[item], 1);
     }
     atomic_store(&t->in_use[participant], 0);
