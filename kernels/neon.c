@@ -1,6 +1,8 @@
 /*
  * neon.c — the aarch64 kernels: ARMv8.0-A Advanced SIMD, tuned for the Cortex-A72 of a
- * Raspberry Pi 4 (no sdot/udot, no fp16 arithmetic), tested against scalar.c.
+ * Raspberry Pi 4 (no sdot/udot, no fp16 arithmetic), tested against scalar.c. The same
+ * text builds for ARMv8 in AArch32 (32-bit Raspberry Pi OS) through the section that
+ * supplies the AArch64 intrinsics AArch32 lacks.
  *
  * Same scheme as the oracle: the activations are quantized once per call (in NEON, with
  * the reference quantizer's float operations in the same order, so the q8 blocks are
