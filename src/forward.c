@@ -210,7 +210,7 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
         /* q/k norms, then RoPE: rotate queries and keys by their positions */
         head_norm(ctx->q, L->q_norm, (int64_t)n * hp->n_heads, hd, hp->rms_eps);
         head_norm(ctx->k, L->k_norm, (int64_t)n * hp->n_kv_heads, hd, hp->rms_eps);
-        for (int32_t t = 0; t < n; t++) {
+        for (int32_t t = 0; t < n && !L->no_rope; t++) {
             lk_rope(ctx->q + t * q_dim, hp->n_heads, hd, ctx->cos_sin + t * hd, hp->rope_neox);
             lk_rope(ctx->k + t * kv_dim, hp->n_kv_heads, hd, ctx->cos_sin + t * hd, hp->rope_neox);
         }

@@ -91,7 +91,7 @@ static latent_status read_arch(const latent_gguf *g, char *arch, size_t cap, lt_
 {
     static const struct { const char *name; lt_arch arch; } known[] = {
         {"llama", LT_ARCH_LLAMA}, {"qwen2", LT_ARCH_QWEN2}, {"qwen3", LT_ARCH_QWEN3},
-        {"gemma3", LT_ARCH_GEMMA3}};
+        {"smollm3", LT_ARCH_SMOLLM3}, {"gemma3", LT_ARCH_GEMMA3}};
     latent_str arch_str;
     if (latent_gguf_get_str(g, "general.architecture", &arch_str) != LATENT_OK)
         return lt_fail(LATENT_EFORMAT, "key 'general.architecture' is missing or not a string");
@@ -104,7 +104,7 @@ static latent_status read_arch(const latent_gguf *g, char *arch, size_t cap, lt_
                 return LATENT_OK;
             }
     }
-    return lt_fail(LATENT_EUNSUPPORTED, "architecture '%.*s' is not supported (llama, qwen2, qwen3, gemma3)",
+    return lt_fail(LATENT_EUNSUPPORTED, "architecture '%.*s' is not supported (llama, qwen2, qwen3, smollm3, gemma3)",
                    (int)(arch_str.len < 64 ? arch_str.len : 64), arch_str.ptr);
 }
 
@@ -154,7 +154,7 @@ static latent_status read_hparams(const latent_gguf *g, lt_hparams *hp)
     latent_status st = read_arch(g, arch, sizeof hp->arch_name, hp);
     if (st)
         return st;
-    hp->rope_neox = hp->arch != LT_ARCH_LLAMA;
+    hp->rope_neox = hp->arch != LT_ARCH_LLAMA && hp->arch != LT_ARCH_SMOLLM3;
 
     int64_t v;
     if ((st = get_hparam(g, arch, "block_count", 1, 4096, -1, &v)))
@@ -397,6 +397,9 @@ static latent_status bind_layer_rope(latent_model *m)
     for (int32_t l = 0; l < hp->n_layers; l++) {
         lt_layer *L = &m->layers[l];
         L->rope_base = L->window ? hp->rope_base_local : hp->rope_base;
+        /* SmolLM3 leaves position out of every 4th layer (llama.cpp's n_no_rope_layer_step;
+         * the converter writes no key for it) */
+        L->no_rope = hp->arch == LT_ARCH_SMOLLM3 && (l + 1) % 4 == 0;
         L->rope_freqs = L->window ? NULL : global_freqs;
     }
     return LATENT_OK;

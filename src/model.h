@@ -14,6 +14,7 @@ typedef enum lt_arch {
     LT_ARCH_LLAMA, /* Llama 2/3, TinyLlama, SmolLM, Mistral: interleaved RoPE */
     LT_ARCH_QWEN2, /* biases on Q/K/V, NeoX RoPE */
     LT_ARCH_QWEN3, /* per-head RMSNorm on Q and K, NeoX RoPE, head size from key_length */
+    LT_ARCH_SMOLLM3, /* llama, with no RoPE in every 4th layer */
     LT_ARCH_GEMMA3, /* scaled embeddings, Q/K norms, norms after each block, GeGLU,
                        sliding-window layers with their own RoPE base */
 } lt_arch;
@@ -56,6 +57,7 @@ typedef struct lt_layer {
     const float *ffn_norm;  /* (dim) */
     const float *post_ffw_norm;  /* (dim), gemma3: the FFN's output normed */
     int32_t window;         /* tokens this layer attends to, itself included; 0: all */
+    int no_rope;            /* smollm3: every 4th layer's queries and keys are not rotated */
     float rope_base;        /* its RoPE base */
     const float *rope_freqs; /* (head_dim / 2) its frequency factors, or NULL */
     lk_matrix w_gate;       /* ffn_dim × dim */
