@@ -2,7 +2,7 @@
  * perplexity — how surprised a model is by a text, measured the way llama.cpp's
  * llama-perplexity measures it, so the two numbers can be held side by side.
  *
- *     build/perplexity -m MODEL.gguf -f TEXT [-c N] [-b N] [-t N]
+ *     build/perplexity -m MODEL.gguf -f TEXT [-c N] [-b N] [-t N] [--chunks N]
  *
  * The text is tokenized whole (BOS first where the model uses one) and cut into chunks
  * of -c tokens; what is left over is dropped. Each chunk starts from an empty cache with
@@ -27,6 +27,7 @@ typedef struct options {
     int n_ctx;
     int n_batch;
     int threads;
+    int max_chunks; /* 0: all */
 } options;
 
 static void usage(FILE *f)
@@ -37,7 +38,8 @@ static void usage(FILE *f)
             "  -f, --file FILE         the text to score\n"
             "  -c, --ctx-size N        tokens per chunk (default 512)\n"
             "  -b, --batch-size N      tokens evaluated together (default 512, at most -c)\n"
-            "  -t, --threads N         threads (default: every core)\n");
+            "  -t, --threads N         threads (default: every core)\n"
+            "  --chunks N              score only the first N chunks (default: all)\n");
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -60,6 +62,8 @@ static int parse_args(int argc, char **argv, options *o)
             bad = !VALUE() || cli_int(a, v, 4, 1 << 20, &o->n_ctx);
         } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
             bad = !VALUE() || cli_int(a, v, 1, 1 << 16, &o->n_batch);
+        } else if (!strcmp(a, "--chunks")) {
+            bad = !VALUE() || cli_int(a, v, 1, 1 << 30, &o->max_chunks);
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             bad = !VALUE() || cli_int(a, v, 1, 1024, &o->threads);
         } else {
@@ -161,6 +165,8 @@ static int run(const options *o, const latent_model *model, const latent_token *
     int32_t n_vocab = latent_n_vocab(model);
     int bos = uses_bos(model) ? latent_token_bos(model) : -1;
     size_t n_chunks = n_tokens / (size_t)o->n_ctx;
+    if (o->max_chunks && (size_t)o->max_chunks < n_chunks)
+        n_chunks = (size_t)o->max_chunks;
     latent_token *chunk = malloc((size_t)o->n_ctx * sizeof *chunk);
     tally t = {0, 0, 0};
     int rc = 0;

@@ -40,6 +40,7 @@ typedef struct method {
     int n_ctx;
     int bos_per_chunk; /* replace each chunk's first token by BOS */
     int first;         /* first position whose prediction is scored */
+    size_t max_chunks; /* 0: all */
 } method;
 
 /* The same quantity, computed independently: one token per eval. */
@@ -54,7 +55,7 @@ static estimate by_hand(const latent_model *m, const latent_token *toks, size_t 
     int32_t n_vocab = latent_n_vocab(m);
     double sum = 0, sum2 = 0;
     long count = 0;
-    for (size_t c = 0; c + 1 <= n_toks / (size_t)me.n_ctx; c++) {
+    for (size_t c = 0; c + 1 <= n_toks / (size_t)me.n_ctx && (!me.max_chunks || c < me.max_chunks); c++) {
         const latent_token *chunk = toks + c * (size_t)me.n_ctx;
         latent_context_reset(ctx);
         for (int i = 0; i < me.n_ctx - 1; i++) {
@@ -104,18 +105,22 @@ int main(void)
     /* the program, batched (several batches per chunk, a ragged last one), against one
      * token at a time; and its thread count and batch size change nothing that shows */
     estimate prog = run_perplexity(path, "-c 96 -b 40 -t 2");
-    estimate hand = by_hand(m, toks, n, (method){96, 1, 48});
+    estimate hand = by_hand(m, toks, n, (method){96, 1, 48, 0});
     CHECK(prog.ok && hand.ok, "no estimate (program %d, by hand %d)", prog.ok, hand.ok);
     CHECK(close_to(prog.ppl, hand.ppl, 1e-4), "PPL %.6f, by hand %.6f", prog.ppl, hand.ppl);
     CHECK(close_to(prog.err, hand.err, 1e-3), "+/- %.6f, by hand %.6f", prog.err, hand.err);
     estimate one = run_perplexity(path, "-c 96 -b 96 -t 1");
     CHECK(one.ok && close_to(one.ppl, prog.ppl, 1e-4), "-b 96 -t 1 gives %.6f, -b 40 -t 2 %.6f", one.ppl,
           prog.ppl);
+    estimate three = run_perplexity(path, "-c 96 --chunks 3");
+    estimate three_hand = by_hand(m, toks, n, (method){96, 1, 48, 3});
+    CHECK(three.ok && close_to(three.ppl, three_hand.ppl, 1e-4) && !close_to(three.ppl, prog.ppl, 1e-3),
+          "--chunks 3: %.6f, by hand %.6f (all chunks %.6f)", three.ppl, three_hand.ppl, prog.ppl);
     CHECK(prog.ppl > 1.5 && prog.ppl < 20, "stories260K on its own kind of text: PPL %.4f", prog.ppl);
 
     /* each part of the method moves the number, so the match above is not luck */
-    estimate no_bos = by_hand(m, toks, n, (method){96, 0, 48});
-    estimate all_scored = by_hand(m, toks, n, (method){96, 1, 0});
+    estimate no_bos = by_hand(m, toks, n, (method){96, 0, 48, 0});
+    estimate all_scored = by_hand(m, toks, n, (method){96, 1, 0, 0});
     estimate other_ctx = run_perplexity(path, "-c 128");
     CHECK(no_bos.ok && !close_to(no_bos.ppl, prog.ppl, 1e-3), "without BOS per chunk: %.6f", no_bos.ppl);
     CHECK(all_scored.ok && !close_to(all_scored.ppl, prog.ppl, 1e-3), "scoring every position: %.6f",
