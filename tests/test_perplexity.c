@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "latent.h"
@@ -25,7 +26,9 @@ typedef struct estimate {
 static estimate run_perplexity(const char *model, const char *args)
 {
     estimate e = {0, 0, 0};
-    const char *out = "build/tests/perplexity.out";
+    char out[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(out, sizeof out, "%s/latent-perplexity-%d.out", tmp && *tmp ? tmp : "/tmp", (int)getpid());
     if (test_run_program("perplexity -m %s -f %s %s > %s 2>/dev/null", model, TEXT, args, out) != 0)
         return e;
     char *text = test_read_file(out, NULL);
