@@ -76,6 +76,10 @@ typedef struct tensor {
     uint64_t size;
 } tensor;
 
+/* For the refusal checks: a tensor left out of the next fixture written, and another name
+ * for its architecture. */
+static const char *drop_tensor, *arch_override;
+
 typedef struct builder {
     tensor t[MAX_TENSORS];
     int n;
@@ -87,6 +91,8 @@ typedef struct builder {
 static void add(builder *b, const char *name, uint32_t type, uint64_t cols, uint64_t rows, float center,
                 float amp)
 {
+    if (drop_tensor && !strcmp(name, drop_tensor))
+        return;
     tensor *t = &b->t[b->n++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->type = type;
@@ -178,7 +184,8 @@ static latent_status add_vocab(latent_gguf_writer *w)
 static latent_status add_hparams(latent_gguf_writer *w, const fixture *fx)
 {
     char key[96];
-    latent_status st = latent_gguf_writer_add_str(w, "general.architecture", fx->arch, strlen(fx->arch));
+    const char *arch = arch_override ? arch_override : fx->arch;
+    latent_status st = latent_gguf_writer_add_str(w, "general.architecture", arch, strlen(arch));
     struct { const char *suffix; uint32_t v; } u32[] = {
         {"context_length", 4096}, {"embedding_length", (uint32_t)fx->dim},
         {"block_count", (uint32_t)fx->n_layers}, {"feed_forward_length", (uint32_t)fx->ffn},
@@ -189,7 +196,7 @@ static latent_status add_hparams(latent_gguf_writer *w, const fixture *fx)
     for (size_t i = 0; i < sizeof u32 / sizeof u32[0] && !st; i++) {
         if (strstr(u32[i].suffix, "sliding_window") && !fx->window)
             continue;
-        snprintf(key, sizeof key, "%s.%s", fx->arch, u32[i].suffix);
+        snprintf(key, sizeof key, "%s.%s", arch, u32[i].suffix);
         st = latent_gguf_writer_add(w, key, LATENT_GGUF_UINT32, &u32[i].v);
     }
     struct { const char *suffix; float v; } f32[] = {
@@ -198,7 +205,7 @@ static latent_status add_hparams(latent_gguf_writer *w, const fixture *fx)
     for (size_t i = 0; i < sizeof f32 / sizeof f32[0] && !st; i++) {
         if (f32[i].v == 0)
             continue;
-        snprintf(key, sizeof key, "%s.%s", fx->arch, f32[i].suffix);
+        snprintf(key, sizeof key, "%s.%s", arch, f32[i].suffix);
         st = latent_gguf_writer_add(w, key, LATENT_GGUF_FLOAT32, &f32[i].v);
     }
     return st;
@@ -355,6 +362,36 @@ out:
     latent_context_free(ctx);
 }
 
+/* What a family needs and the file lacks is refused by name; so is a family we do not run. */
+static void check_refusals(const char *dir)
+{
+    static const struct { const char *fixture, *drop, *arch; latent_status expect; const char *word; } cases[] = {
+        {"qwen3-f32", "blk.1.attn_k_norm.weight", NULL, LATENT_EFORMAT, "blk.1.attn_k_norm.weight"},
+        {"gemma3-f32", "blk.0.post_ffw_norm.weight", NULL, LATENT_EFORMAT, "blk.0.post_ffw_norm.weight"},
+        {"gemma3-f32", "blk.2.attn_q_norm.weight", NULL, LATENT_EFORMAT, "blk.2.attn_q_norm.weight"},
+        {"qwen3-f32", NULL, "phi3", LATENT_EUNSUPPORTED, "'phi3'"},
+        {"qwen3-f32", NULL, "gemma2", LATENT_EUNSUPPORTED, "'gemma2'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const fixture *fx = NULL;
+        for (size_t k = 0; k < N_FIXTURES; k++)
+            if (!strcmp(FIXTURES[k].name, cases[i].fixture))
+                fx = &FIXTURES[k];
+        char path[512];
+        snprintf(path, sizeof path, "%s/latent-arch-%d-refuse.gguf", dir, (int)getpid());
+        drop_tensor = cases[i].drop, arch_override = cases[i].arch;
+        int written = write_fixture(fx, path) == 0;
+        drop_tensor = arch_override = NULL;
+        latent_model *m = NULL;
+        latent_status st = written ? latent_model_load(path, NULL, &m) : LATENT_EIO;
+        CHECK(st == cases[i].expect && strstr(latent_last_error(), cases[i].word),
+              "%s without %s as %s: status %s, '%s'", cases[i].fixture, cases[i].drop ? cases[i].drop : "nothing",
+              cases[i].arch ? cases[i].arch : fx->arch, latent_status_str(st), latent_last_error());
+        latent_model_free(m);
+        remove(path);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--write")) {
@@ -387,5 +424,7 @@ int main(int argc, char **argv)
         latent_model_free(m);
         remove(path);
     }
+    const char *tmp = getenv("TMPDIR");
+    check_refusals(tmp && *tmp ? tmp : "/tmp");
     return test_done();
 }
