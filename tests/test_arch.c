@@ -304,7 +304,7 @@ static void check_logits(const fixture *fx, latent_model *m, const reference *r)
 {
     latent_context_params cp = latent_context_default_params();
     cp.all_logits = 1;
-    cp.kv_type = LATENT_KV_F32;
+    cp.kv_type = LATENT_TYPE_F32;
     cp.n_threads = 1;
     latent_context *ctx = NULL;
     CHECK(latent_context_create(m, &cp, &ctx) == LATENT_OK, "%s: context: %s", fx->name, latent_last_error());
@@ -333,7 +333,7 @@ static void check_logits(const fixture *fx, latent_model *m, const reference *r)
 static void check_greedy(const fixture *fx, latent_model *m, const reference *r)
 {
     latent_context_params cp = latent_context_default_params();
-    cp.kv_type = LATENT_KV_F32;
+    cp.kv_type = LATENT_TYPE_F32;
     cp.n_threads = 1;
     latent_context *ctx = NULL;
     CHECK(latent_context_create(m, &cp, &ctx) == LATENT_OK, "%s: context", fx->name);

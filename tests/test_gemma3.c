@@ -89,7 +89,7 @@ static int check_greedy(latent_model *m, const case_ *c)
           (int)n == c->n_prompt && memcmp(toks, c->prompt, n * sizeof *toks) == 0,
           "'%s' tokenizes differently from the reference (%zu tokens, it %d)", c->text, n, c->n_prompt);
     latent_context_params cp = latent_context_default_params();
-    cp.kv_type = LATENT_KV_F32;
+    cp.kv_type = LATENT_TYPE_F32;
     cp.n_threads = 2;
     latent_context *ctx = NULL;
     int same = 0;
