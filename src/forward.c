@@ -193,6 +193,8 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
             table_base = L->rope_base, table_freqs = L->rope_freqs;
             for (int32_t t = 0; t < n; t++)
                 lk_rope_table(ctx->cos_sin + t * hd, (int64_t)(pos0 + (size_t)t), hd, table_base, table_freqs);
+            for (int64_t i = 0; hp->rope_attn_factor != 1.0f && i < (int64_t)n * hd; i++)
+                ctx->cos_sin[i] *= hp->rope_attn_factor; /* LongRoPE's attention factor */
         }
 
         /* attention rmsnorm */

@@ -91,7 +91,7 @@ static latent_status read_arch(const latent_gguf *g, char *arch, size_t cap, lt_
 {
     static const struct { const char *name; lt_arch arch; } known[] = {
         {"llama", LT_ARCH_LLAMA}, {"qwen2", LT_ARCH_QWEN2}, {"qwen3", LT_ARCH_QWEN3},
-        {"smollm3", LT_ARCH_SMOLLM3}, {"gemma3", LT_ARCH_GEMMA3}};
+        {"smollm3", LT_ARCH_SMOLLM3}, {"gemma3", LT_ARCH_GEMMA3}, {"phi3", LT_ARCH_PHI3}};
     latent_str arch_str;
     if (latent_gguf_get_str(g, "general.architecture", &arch_str) != LATENT_OK)
         return lt_fail(LATENT_EFORMAT, "key 'general.architecture' is missing or not a string");
@@ -104,20 +104,25 @@ static latent_status read_arch(const latent_gguf *g, char *arch, size_t cap, lt_
                 return LATENT_OK;
             }
     }
-    return lt_fail(LATENT_EUNSUPPORTED, "architecture '%.*s' is not supported (llama, qwen2, qwen3, smollm3, gemma3)",
+    return lt_fail(LATENT_EUNSUPPORTED, "architecture '%.*s' is not supported (llama, qwen2, qwen3, smollm3, gemma3, phi3)",
                    (int)(arch_str.len < 64 ? arch_str.len : 64), arch_str.ptr);
 }
 
-/* rope.scaling: none, llama3 (the rope_freqs tensor) or linear (positions divided by
- * rope.scaling.factor, in the global layers). */
+/* rope.scaling: none, llama3 (the rope_freqs tensor), linear (positions divided by
+ * rope.scaling.factor, in the global layers) or longrope (phi3: the rope_factors tensors,
+ * and cos and sin scaled by rope.scaling.attn_factor, which may come without the type). */
 static latent_status read_rope_scaling(const latent_gguf *g, const char *arch, lt_hparams *hp)
 {
     latent_str scaling;
     char key[128];
     hp->rope_scale = 1.0f;
+    latent_status st = get_fparam(g, arch, "rope.scaling.attn_factor", 1e-3, 1e3, 1.0, &hp->rope_attn_factor);
+    if (st)
+        return st;
     snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
     if (latent_gguf_get_str(g, key, &scaling) != LATENT_OK || scaling.len == 0 ||
         (scaling.len == 4 && memcmp(scaling.ptr, "none", 4) == 0) ||
+        (scaling.len == 8 && memcmp(scaling.ptr, "longrope", 8) == 0 && hp->arch == LT_ARCH_PHI3) ||
         (scaling.len == 6 && memcmp(scaling.ptr, "llama3", 6) == 0))
         return LATENT_OK;
     if (scaling.len == 6 && memcmp(scaling.ptr, "linear", 6) == 0)
@@ -367,7 +372,8 @@ static latent_status bind_vector(loader *ld, const char *name, int layer, int64_
     return LATENT_OK;
 }
 
-/* Vectors per layer (norms, biases) plus the output norm and rope factors: each may need
+/* Vectors per layer (norms, biases) plus the output norm and up to three rope factor
+ * vectors at the top (rope_freqs or LongRoPE short, and long): each may need
  * a converted copy. */
 #define VECTORS_PER_LAYER 9
 
@@ -405,6 +411,52 @@ static latent_status bind_layer_rope(latent_model *m)
     return LATENT_OK;
 }
 
+/* LongRoPE (Phi-3.5, Phi-4): two sets of frequency factors, short for contexts within the
+ * trained original length and long beyond it. llama.cpp picks one when a context is
+ * created, by its size; our cache has no size, and a switch mid-life would leave the
+ * cached keys rotated the other way, so we keep the short ones: past the original length
+ * (rope.scaling.original_context_length) we stay what the model was first trained as. */
+static latent_status bind_longrope(loader *ld)
+{
+    latent_model *m = ld->m;
+    const float *long_factors = NULL;
+    int64_t n = m->hp.head_dim / 2;
+    latent_status st = bind_vector(ld, "rope_factors_long.weight", -1, n, 0, &long_factors);
+    if (!st)
+        st = bind_vector(ld, "rope_factors_short.weight", -1, n, long_factors != NULL, &m->rope_freqs);
+    return st;
+}
+
+/* A view of rows [first, first + rows) of a bound matrix: the fused matrices of phi3 are
+ * their parts one after another, row by row. */
+static lk_matrix rows_of(const lk_matrix *w, int64_t first, int64_t rows)
+{
+    lk_matrix v = *w;
+    v.rows = rows;
+    v.data = (const uint8_t *)w->data + (size_t)first * w->row_stride;
+    return v;
+}
+
+/* phi3's attn_qkv (q, k, v rows in turn) and ffn_up (gate rows, then up rows). */
+static latent_status bind_fused(loader *ld, int l, lt_layer *L)
+{
+    const lt_hparams *hp = &ld->m->hp;
+    int64_t dim = hp->dim, q_dim = (int64_t)hp->n_heads * hp->head_dim;
+    int64_t kv_dim = (int64_t)hp->n_kv_heads * hp->head_dim, ffn = hp->ffn_dim;
+    lk_matrix qkv, up;
+    latent_status st = bind_matrix(ld, "attn_qkv.weight", l, q_dim + 2 * kv_dim, dim, &qkv);
+    if (!st)
+        st = bind_matrix(ld, "ffn_up.weight", l, 2 * ffn, dim, &up);
+    if (st)
+        return st;
+    L->wq = rows_of(&qkv, 0, q_dim);
+    L->wk = rows_of(&qkv, q_dim, kv_dim);
+    L->wv = rows_of(&qkv, q_dim + kv_dim, kv_dim);
+    L->w_gate = rows_of(&up, 0, ffn);
+    L->w_up = rows_of(&up, ffn, ffn);
+    return LATENT_OK;
+}
+
 static latent_status bind_weights(latent_model *m)
 {
     const lt_hparams *hp = &m->hp;
@@ -414,7 +466,7 @@ static latent_status bind_weights(latent_model *m)
     latent_status st;
 
     m->layers = lt_calloc(&m->budget, (size_t)hp->n_layers, sizeof *m->layers);
-    m->converted = lt_calloc(&m->budget, (size_t)hp->n_layers * VECTORS_PER_LAYER + 2,
+    m->converted = lt_calloc(&m->budget, (size_t)hp->n_layers * VECTORS_PER_LAYER + 4,
                              sizeof *m->converted);
     if (!m->layers || !m->converted)
         return LATENT_ENOMEM;
@@ -442,6 +494,8 @@ static latent_status bind_weights(latent_model *m)
     }
     if ((st = bind_vector(&ld, "rope_freqs.weight", -1, hp->head_dim / 2, 0, &m->rope_freqs)))
         return st;
+    if (hp->arch == LT_ARCH_PHI3 && !m->rope_freqs && (st = bind_longrope(&ld)))
+        return st;
     if ((st = bind_layer_rope(m)))
         return st;
 
@@ -455,6 +509,15 @@ static latent_status bind_weights(latent_model *m)
             (st = bind_vector(&ld, "post_attention_norm.weight", l, dim, post_norms, &L->post_attn_norm)) ||
             (st = bind_vector(&ld, "post_ffw_norm.weight", l, dim, post_norms, &L->post_ffw_norm)))
             return st;
+        if (hp->arch == LT_ARCH_PHI3) {
+            if ((st = bind_fused(&ld, l, L)) ||
+                (st = bind_vector(&ld, "attn_norm.weight", l, dim, 1, &L->attn_norm)) ||
+                (st = bind_matrix(&ld, "attn_output.weight", l, dim, q_dim, &L->wo)) ||
+                (st = bind_vector(&ld, "ffn_norm.weight", l, dim, 1, &L->ffn_norm)) ||
+                (st = bind_matrix(&ld, "ffn_down.weight", l, dim, ffn, &L->w_down)))
+                return st;
+            continue;
+        }
         if ((st = bind_vector(&ld, "attn_norm.weight", l, dim, 1, &L->attn_norm)) ||
             (st = bind_matrix(&ld, "attn_q.weight", l, q_dim, dim, &L->wq)) ||
             (st = bind_matrix(&ld, "attn_k.weight", l, kv_dim, dim, &L->wk)) ||

@@ -15,6 +15,7 @@ typedef enum lt_arch {
     LT_ARCH_QWEN2, /* biases on Q/K/V, NeoX RoPE */
     LT_ARCH_QWEN3, /* per-head RMSNorm on Q and K, NeoX RoPE, head size from key_length */
     LT_ARCH_SMOLLM3, /* llama, with no RoPE in every 4th layer */
+    LT_ARCH_PHI3,   /* fused QKV and gate/up matrices, NeoX RoPE, LongRoPE factors */
     LT_ARCH_GEMMA3, /* scaled embeddings, Q/K norms, norms after each block, GeGLU,
                        sliding-window layers with their own RoPE base */
 } lt_arch;
@@ -33,6 +34,7 @@ typedef struct lt_hparams {
     float rope_base;      /* global layers */
     float rope_base_local; /* sliding-window layers */
     float rope_scale;     /* linear RoPE scaling of global layers: positions divided by it */
+    float rope_attn_factor; /* rope.scaling.attn_factor: cos and sin multiplied by it (LongRoPE) */
     float rms_eps;
     int rope_neox;
     float attn_scale;     /* what q·k is multiplied by before the softmax */

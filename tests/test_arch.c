@@ -1,10 +1,10 @@
 /*
- * test_arch.c — the architectures without a small real file (qwen3, smollm3), and gemma3's
+ * test_arch.c — the architectures without a small real file (qwen3, smollm3, phi3), and gemma3's
  * sliding window at a size a short test reaches, against the reference engine.
  *
  * The fixtures are GGUFs with random weights in each family's real shape rules (head
  * size from key_length unlike dim / n_heads, grouped-query attention, q/k norms, tied
- * embeddings; smollm3's RoPE-less 4th layer; for gemma3 a window of 8 tokens, a pattern of local and global layers from
+ * embeddings; smollm3's RoPE-less 4th layer; phi3's fused matrices and LongRoPE factors; for gemma3 a window of 8 tokens, a pattern of local and global layers from
  * attention.sliding_window_pattern, soft-capped logits), written here by our own GGUF
  * writer from a seeded generator, so the same bytes come out on every machine. llama.cpp
  * (the llama-cpp-python 0.3.36 sdist's, built for the purpose and never committed) ran
@@ -42,6 +42,8 @@ static const fixture FIXTURES[] = {
     {"qwen3-f16", "qwen3", 2, 64, 4, 2, 32, 96, 1e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f},
     {"smollm3-f32", "smollm3", 4, 64, 4, 2, 16, 96, 2e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f},
     {"smollm3-f16", "smollm3", 4, 64, 4, 2, 16, 96, 2e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f},
+    {"phi3-f32", "phi3", 2, 64, 4, 2, 16, 96, 1e4f, 1e-5f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f},
+    {"phi3-f16", "phi3", 2, 64, 4, 2, 16, 96, 1e4f, 1e-5f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f},
     {"gemma3-f32", "gemma3", 4, 64, 2, 1, 64, 128, 1e6f, 1e-6f, 8, 3, 10.0f, LATENT_TYPE_F32, 1e-2f},
     {"gemma3-f16", "gemma3", 4, 64, 2, 1, 64, 128, 1e6f, 1e-6f, 8, 3, 10.0f, LATENT_TYPE_F16, 2e-2f},
 };
@@ -124,6 +126,15 @@ static void add_layer(builder *b, const fixture *fx, int l)
 #define T(suffix, cols, rows, center, amp, type)                                                \
     snprintf(name, sizeof name, "blk.%d." suffix, l);                                          \
     add(b, name, type, (uint64_t)(cols), (uint64_t)(rows), center, amp);
+    if (!strcmp(fx->arch, "phi3")) { /* fused q, k, v and gate, up */
+        T("attn_norm.weight", fx->dim, 1, 1.0f, 0.5f, LATENT_TYPE_F32)
+        T("attn_qkv.weight", fx->dim, q_dim + 2 * kv_dim, 0, amp_in, fx->type)
+        T("attn_output.weight", q_dim, fx->dim, 0, amp_o, fx->type)
+        T("ffn_norm.weight", fx->dim, 1, 1.0f, 0.5f, LATENT_TYPE_F32)
+        T("ffn_up.weight", fx->dim, 2 * fx->ffn, 0, amp_in, fx->type)
+        T("ffn_down.weight", fx->ffn, fx->dim, 0, amp_ffn, fx->type)
+        return;
+    }
     T("attn_norm.weight", fx->dim, 1, 1.0f, 0.5f, LATENT_TYPE_F32)
     T("attn_q.weight", fx->dim, q_dim, 0, amp_in, fx->type)
     T("attn_k.weight", fx->dim, kv_dim, 0, amp_in, fx->type)
@@ -192,16 +203,21 @@ static latent_status add_hparams(latent_gguf_writer *w, const fixture *fx)
         {"attention.head_count", (uint32_t)fx->n_heads}, {"attention.head_count_kv", (uint32_t)fx->n_kv_heads},
         {"attention.key_length", (uint32_t)fx->head_dim}, {"attention.value_length", (uint32_t)fx->head_dim},
         {"attention.sliding_window", (uint32_t)fx->window},
-        {"attention.sliding_window_pattern", (uint32_t)fx->pattern}};
+        {"attention.sliding_window_pattern", (uint32_t)fx->pattern},
+        {"rope.scaling.original_context_length", 4096}};
     for (size_t i = 0; i < sizeof u32 / sizeof u32[0] && !st; i++) {
-        if (strstr(u32[i].suffix, "sliding_window") && !fx->window)
+        int phi3 = !strcmp(fx->arch, "phi3");
+        if ((strstr(u32[i].suffix, "sliding_window") && !fx->window) ||
+            (strstr(u32[i].suffix, "original_context") && !phi3) ||
+            (strstr(u32[i].suffix, "key_length") && phi3))
             continue;
         snprintf(key, sizeof key, "%s.%s", arch, u32[i].suffix);
         st = latent_gguf_writer_add(w, key, LATENT_GGUF_UINT32, &u32[i].v);
     }
     struct { const char *suffix; float v; } f32[] = {
         {"rope.freq_base", fx->rope_base}, {"attention.layer_norm_rms_epsilon", fx->rms_eps},
-        {"final_logit_softcapping", fx->softcap}};
+        {"final_logit_softcapping", fx->softcap},
+        {"rope.scaling.attn_factor", strcmp(fx->arch, "phi3") ? 0.0f : 1.1902380714238083f}};
     for (size_t i = 0; i < sizeof f32 / sizeof f32[0] && !st; i++) {
         if (f32[i].v == 0)
             continue;
@@ -221,6 +237,10 @@ static int write_fixture(const fixture *fx, const char *path)
     b->seed = 0xf1c7u + (uint64_t)fx->n_layers * 7 + (uint64_t)fx->head_dim; /* per family */
     /* gemma scales embeddings by sqrt(dim): smaller ones leave the layers a say */
     add(b, "token_embd.weight", fx->type, (uint64_t)fx->dim, N_VOCAB, 0, strcmp(fx->arch, "gemma3") ? 1.0f : 0.2f);
+    if (!strcmp(fx->arch, "phi3")) { /* LongRoPE: the short factors apply at this context */
+        add(b, "rope_factors_long.weight", LATENT_TYPE_F32, (uint64_t)fx->head_dim / 2, 1, 8.0f, 4.0f);
+        add(b, "rope_factors_short.weight", LATENT_TYPE_F32, (uint64_t)fx->head_dim / 2, 1, 2.0f, 1.0f);
+    }
     for (int l = 0; l < fx->n_layers && !b->failed; l++)
         add_layer(b, fx, l);
     add(b, "output_norm.weight", LATENT_TYPE_F32, (uint64_t)fx->dim, 1, 1.0f, 0.5f);
@@ -369,7 +389,8 @@ static void check_refusals(const char *dir)
         {"qwen3-f32", "blk.1.attn_k_norm.weight", NULL, LATENT_EFORMAT, "blk.1.attn_k_norm.weight"},
         {"gemma3-f32", "blk.0.post_ffw_norm.weight", NULL, LATENT_EFORMAT, "blk.0.post_ffw_norm.weight"},
         {"gemma3-f32", "blk.2.attn_q_norm.weight", NULL, LATENT_EFORMAT, "blk.2.attn_q_norm.weight"},
-        {"qwen3-f32", NULL, "phi3", LATENT_EUNSUPPORTED, "'phi3'"},
+        {"qwen3-f32", NULL, "phi2", LATENT_EUNSUPPORTED, "'phi2'"},
+        {"phi3-f32", "blk.1.attn_qkv.weight", NULL, LATENT_EFORMAT, "blk.1.attn_qkv.weight"},
         {"qwen3-f32", NULL, "gemma2", LATENT_EUNSUPPORTED, "'gemma2'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
