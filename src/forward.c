@@ -74,6 +74,18 @@ static void soft_cap(float *x, int64_t n, float cap)
         x[i] = cap * tanhf(x[i] / cap);
 }
 
+/* RoPE on the first n_rot dimensions of each head (all of them but in phi4's partial
+ * rotary embedding, where each head is turned alone and the rest left as they are). */
+static void rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos_sin, int neox)
+{
+    if (n_rot == head_dim) {
+        lk_rope(x, n_heads, head_dim, cos_sin, neox);
+        return;
+    }
+    for (int64_t h = 0; h < n_heads; h++)
+        lk_rope(x + h * head_dim, 1, n_rot, cos_sin, neox);
+}
+
 static void residual_add(float *x, const float *delta, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
@@ -192,7 +204,7 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
         if (l == 0 || L->rope_base != table_base || L->rope_freqs != table_freqs) {
             table_base = L->rope_base, table_freqs = L->rope_freqs;
             for (int32_t t = 0; t < n; t++)
-                lk_rope_table(ctx->cos_sin + t * hd, (int64_t)(pos0 + (size_t)t), hd, table_base, table_freqs);
+                lk_rope_table(ctx->cos_sin + t * hd, (int64_t)(pos0 + (size_t)t), hp->n_rot, table_base, table_freqs);
             for (int64_t i = 0; hp->rope_attn_factor != 1.0f && i < (int64_t)n * hd; i++)
                 ctx->cos_sin[i] *= hp->rope_attn_factor; /* LongRoPE's attention factor */
         }
@@ -213,8 +225,8 @@ void lt_forward(latent_context *ctx, const latent_token *tokens, int32_t n, size
         head_norm(ctx->q, L->q_norm, (int64_t)n * hp->n_heads, hd, hp->rms_eps);
         head_norm(ctx->k, L->k_norm, (int64_t)n * hp->n_kv_heads, hd, hp->rms_eps);
         for (int32_t t = 0; t < n && !L->no_rope; t++) {
-            lk_rope(ctx->q + t * q_dim, hp->n_heads, hd, ctx->cos_sin + t * hd, hp->rope_neox);
-            lk_rope(ctx->k + t * kv_dim, hp->n_kv_heads, hd, ctx->cos_sin + t * hd, hp->rope_neox);
+            rope(ctx->q + t * q_dim, hp->n_heads, hd, hp->n_rot, ctx->cos_sin + t * hd, hp->rope_neox);
+            rope(ctx->k + t * kv_dim, hp->n_kv_heads, hd, hp->n_rot, ctx->cos_sin + t * hd, hp->rope_neox);
         }
 
         /* remember keys and values; each token then attends to everything up to itself */

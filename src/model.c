@@ -194,9 +194,10 @@ static latent_status read_hparams(const latent_gguf *g, lt_hparams *hp)
                        (long long)v, hp->head_dim);
     if ((st = get_hparam(g, arch, "rope.dimension_count", 2, 1 << 14, hp->head_dim, &v)))
         return st;
-    if (v != hp->head_dim)
-        return lt_fail(LATENT_EUNSUPPORTED, "partial rotary embedding (%lld of %d dimensions)",
+    if (v > hp->head_dim || v % 2 != 0)
+        return lt_fail(LATENT_EFORMAT, "rope.dimension_count %lld: not an even count up to the head's %d",
                        (long long)v, hp->head_dim);
+    hp->n_rot = (int32_t)v;
     if (hp->head_dim % 2 != 0)
         return lt_fail(LATENT_EFORMAT, "head dimension %d is odd", hp->head_dim);
     if (hp->n_heads % hp->n_kv_heads != 0)
@@ -387,10 +388,10 @@ static latent_status bind_layer_rope(latent_model *m)
     if (hp->rope_scale != 1.0f) {
         if (m->rope_freqs)
             return lt_fail(LATENT_EUNSUPPORTED, "linear rope scaling together with rope_freqs.weight");
-        m->rope_linear = lt_alloc(&m->budget, (size_t)(hp->head_dim / 2) * sizeof *m->rope_linear);
+        m->rope_linear = lt_alloc(&m->budget, (size_t)(hp->n_rot / 2) * sizeof *m->rope_linear);
         if (!m->rope_linear)
             return LATENT_ENOMEM;
-        for (int32_t i = 0; i < hp->head_dim / 2; i++)
+        for (int32_t i = 0; i < hp->n_rot / 2; i++)
             m->rope_linear[i] = hp->rope_scale;
         global_freqs = m->rope_linear;
     }
@@ -420,7 +421,7 @@ static latent_status bind_longrope(loader *ld)
 {
     latent_model *m = ld->m;
     const float *long_factors = NULL;
-    int64_t n = m->hp.head_dim / 2;
+    int64_t n = m->hp.n_rot / 2;
     latent_status st = bind_vector(ld, "rope_factors_long.weight", -1, n, 0, &long_factors);
     if (!st)
         st = bind_vector(ld, "rope_factors_short.weight", -1, n, long_factors != NULL, &m->rope_freqs);
@@ -492,7 +493,7 @@ static latent_status bind_weights(latent_model *m)
     } else {
         m->output = m->token_embd; /* tied embeddings */
     }
-    if ((st = bind_vector(&ld, "rope_freqs.weight", -1, hp->head_dim / 2, 0, &m->rope_freqs)))
+    if ((st = bind_vector(&ld, "rope_freqs.weight", -1, hp->n_rot / 2, 0, &m->rope_freqs)))
         return st;
     if (hp->arch == LT_ARCH_PHI3 && !m->rope_freqs && (st = bind_longrope(&ld)))
         return st;

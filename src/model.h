@@ -28,6 +28,7 @@ typedef struct lt_hparams {
     int32_t n_heads;
     int32_t n_kv_heads;   /* grouped-query attention: n_heads % n_kv_heads == 0 */
     int32_t head_dim;
+    int32_t n_rot;        /* the dimensions of each head RoPE turns (the first n_rot; phi4: 3/4) */
     int32_t ffn_dim;
     int32_t n_vocab;
     int64_t context_train; /* advice, not a limit */

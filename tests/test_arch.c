@@ -4,7 +4,7 @@
  *
  * The fixtures are GGUFs with random weights in each family's real shape rules (head
  * size from key_length unlike dim / n_heads, grouped-query attention, q/k norms, tied
- * embeddings; smollm3's RoPE-less 4th layer; phi3's fused matrices and LongRoPE factors; for gemma3 a window of 8 tokens, a pattern of local and global layers from
+ * embeddings; smollm3's RoPE-less 4th layer; phi3's fused matrices and LongRoPE factors, and phi4-mini's rotary embedding on 3/4 of each head; for gemma3 a window of 8 tokens, a pattern of local and global layers from
  * attention.sliding_window_pattern, soft-capped logits), written here by our own GGUF
  * writer from a seeded generator, so the same bytes come out on every machine. llama.cpp
  * (the llama-cpp-python 0.3.36 sdist's, built for the purpose and never committed) ran
@@ -35,17 +35,20 @@ typedef struct fixture {
     float softcap;       /* gemma3: final_logit_softcapping (0: not written) */
     uint32_t type;       /* of the matrices */
     float tol;           /* logit tolerance, absolute (see tests/data/arch/README.md) */
+    int n_rot;           /* rope.dimension_count when not the whole head (phi4) */
 } fixture;
 
 static const fixture FIXTURES[] = {
-    {"qwen3-f32", "qwen3", 2, 64, 4, 2, 32, 96, 1e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f},
-    {"qwen3-f16", "qwen3", 2, 64, 4, 2, 32, 96, 1e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f},
-    {"smollm3-f32", "smollm3", 4, 64, 4, 2, 16, 96, 2e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f},
-    {"smollm3-f16", "smollm3", 4, 64, 4, 2, 16, 96, 2e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f},
-    {"phi3-f32", "phi3", 2, 64, 4, 2, 16, 96, 1e4f, 1e-5f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f},
-    {"phi3-f16", "phi3", 2, 64, 4, 2, 16, 96, 1e4f, 1e-5f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f},
-    {"gemma3-f32", "gemma3", 4, 64, 2, 1, 64, 128, 1e6f, 1e-6f, 8, 3, 10.0f, LATENT_TYPE_F32, 1e-2f},
-    {"gemma3-f16", "gemma3", 4, 64, 2, 1, 64, 128, 1e6f, 1e-6f, 8, 3, 10.0f, LATENT_TYPE_F16, 2e-2f},
+    {"qwen3-f32", "qwen3", 2, 64, 4, 2, 32, 96, 1e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f, 0},
+    {"qwen3-f16", "qwen3", 2, 64, 4, 2, 32, 96, 1e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f, 0},
+    {"smollm3-f32", "smollm3", 4, 64, 4, 2, 16, 96, 2e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f, 0},
+    {"smollm3-f16", "smollm3", 4, 64, 4, 2, 16, 96, 2e6f, 1e-6f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f, 0},
+    {"phi3-f32", "phi3", 2, 64, 4, 2, 16, 96, 1e4f, 1e-5f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f, 0},
+    {"phi3-f16", "phi3", 2, 64, 4, 2, 16, 96, 1e4f, 1e-5f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f, 0},
+    {"phi4-f32", "phi3", 2, 64, 2, 1, 32, 96, 1e4f, 1e-5f, 0, 0, 0, LATENT_TYPE_F32, 1e-4f, 24},
+    {"phi4-f16", "phi3", 2, 64, 2, 1, 32, 96, 1e4f, 1e-5f, 0, 0, 0, LATENT_TYPE_F16, 2e-2f, 24},
+    {"gemma3-f32", "gemma3", 4, 64, 2, 1, 64, 128, 1e6f, 1e-6f, 8, 3, 10.0f, LATENT_TYPE_F32, 1e-2f, 0},
+    {"gemma3-f16", "gemma3", 4, 64, 2, 1, 64, 128, 1e6f, 1e-6f, 8, 3, 10.0f, LATENT_TYPE_F16, 2e-2f, 0},
 };
 #define N_FIXTURES (sizeof FIXTURES / sizeof FIXTURES[0])
 
@@ -204,12 +207,13 @@ static latent_status add_hparams(latent_gguf_writer *w, const fixture *fx)
         {"attention.key_length", (uint32_t)fx->head_dim}, {"attention.value_length", (uint32_t)fx->head_dim},
         {"attention.sliding_window", (uint32_t)fx->window},
         {"attention.sliding_window_pattern", (uint32_t)fx->pattern},
-        {"rope.scaling.original_context_length", 4096}};
+        {"rope.scaling.original_context_length", 4096},
+        {"rope.dimension_count", (uint32_t)fx->n_rot}};
     for (size_t i = 0; i < sizeof u32 / sizeof u32[0] && !st; i++) {
         int phi3 = !strcmp(fx->arch, "phi3");
         if ((strstr(u32[i].suffix, "sliding_window") && !fx->window) ||
             (strstr(u32[i].suffix, "original_context") && !phi3) ||
-            (strstr(u32[i].suffix, "key_length") && phi3))
+            (strstr(u32[i].suffix, "key_length") && phi3) || (strstr(u32[i].suffix, "dimension") && !fx->n_rot))
             continue;
         snprintf(key, sizeof key, "%s.%s", arch, u32[i].suffix);
         st = latent_gguf_writer_add(w, key, LATENT_GGUF_UINT32, &u32[i].v);
@@ -238,8 +242,9 @@ static int write_fixture(const fixture *fx, const char *path)
     /* gemma scales embeddings by sqrt(dim): smaller ones leave the layers a say */
     add(b, "token_embd.weight", fx->type, (uint64_t)fx->dim, N_VOCAB, 0, strcmp(fx->arch, "gemma3") ? 1.0f : 0.2f);
     if (!strcmp(fx->arch, "phi3")) { /* LongRoPE: the short factors apply at this context */
-        add(b, "rope_factors_long.weight", LATENT_TYPE_F32, (uint64_t)fx->head_dim / 2, 1, 8.0f, 4.0f);
-        add(b, "rope_factors_short.weight", LATENT_TYPE_F32, (uint64_t)fx->head_dim / 2, 1, 2.0f, 1.0f);
+        uint64_t half = (uint64_t)(fx->n_rot ? fx->n_rot : fx->head_dim) / 2;
+        add(b, "rope_factors_long.weight", LATENT_TYPE_F32, half, 1, 8.0f, 4.0f);
+        add(b, "rope_factors_short.weight", LATENT_TYPE_F32, half, 1, 2.0f, 1.0f);
     }
     for (int l = 0; l < fx->n_layers && !b->failed; l++)
         add_layer(b, fx, l);
