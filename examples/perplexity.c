@@ -93,7 +93,8 @@ static double neg_log_prob(const float *logits, int32_t n_vocab, latent_token to
     double sum = 0.0;
     for (int32_t i = 0; i < n_vocab; i++)
         sum += expf(logits[i] - max);
-    return -((double)(logits[token] - max) - log(sum));
+    /* the largest logit alone adds 1: the sum is never below it */
+    return -((double)(logits[token] - max) - log(fmax(sum, 1.0)));
 }
 
 typedef struct tally {
