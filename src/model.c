@@ -61,27 +61,107 @@ static latent_status get_fparam(const latent_gguf *g, const char *arch, const ch
     return LATENT_OK;
 }
 
-static latent_status read_hparams(const latent_gguf *g, lt_hparams *hp)
+/* Which layers of a sliding-window model are local: the file's array of booleans
+ * (attention.sliding_window_pattern), or a period p (the same key as an integer, default
+ * `period`) with every p-th layer global, the last of each run of p. */
+static latent_status read_swa_pattern(const latent_gguf *g, const char *arch, int32_t n_layers,
+                                      int64_t period, lt_layer *layers, int32_t window)
 {
+    char key[128];
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", arch);
+    int64_t i = latent_gguf_find_key(g, key);
+    if (i >= 0 && latent_gguf_kv_type(g, i) == LATENT_GGUF_ARRAY) {
+        if (latent_gguf_kv_elem_type(g, i) != LATENT_GGUF_BOOL ||
+            latent_gguf_kv_count(g, i) < (uint64_t)n_layers)
+            return lt_fail(LATENT_EFORMAT, "key '%s' is not %d booleans", key, n_layers);
+        const uint8_t *b = latent_gguf_kv_data(g, i);
+        for (int32_t l = 0; l < n_layers; l++)
+            layers[l].window = b[l] ? window : 0;
+        return LATENT_OK;
+    }
+    latent_status st = get_hparam(g, arch, "attention.sliding_window_pattern", 0, 1 << 16, period, &period);
+    if (st)
+        return st;
+    for (int32_t l = 0; l < n_layers; l++)
+        layers[l].window = period == 0 || l % period < period - 1 ? window : 0;
+    return LATENT_OK;
+}
+
+static latent_status read_arch(const latent_gguf *g, char *arch, size_t cap, lt_hparams *hp)
+{
+    static const struct { const char *name; lt_arch arch; } known[] = {
+        {"llama", LT_ARCH_LLAMA}, {"qwen2", LT_ARCH_QWEN2}, {"qwen3", LT_ARCH_QWEN3},
+        {"smollm3", LT_ARCH_SMOLLM3}, {"gemma3", LT_ARCH_GEMMA3}, {"phi3", LT_ARCH_PHI3}};
     latent_str arch_str;
-    char arch[32];
     if (latent_gguf_get_str(g, "general.architecture", &arch_str) != LATENT_OK)
         return lt_fail(LATENT_EFORMAT, "key 'general.architecture' is missing or not a string");
-    if (arch_str.len >= sizeof arch || memchr(arch_str.ptr, 0, arch_str.len))
-        return lt_fail(LATENT_EUNSUPPORTED, "architecture '%.*s' is not supported (llama, qwen2)",
-                       (int)(arch_str.len < 64 ? arch_str.len : 64), arch_str.ptr);
-    memcpy(arch, arch_str.ptr, arch_str.len);
-    arch[arch_str.len] = 0;
-    if (strcmp(arch, "llama") == 0)
-        hp->arch = LT_ARCH_LLAMA;
-    else if (strcmp(arch, "qwen2") == 0)
-        hp->arch = LT_ARCH_QWEN2;
-    else
-        return lt_fail(LATENT_EUNSUPPORTED, "architecture '%s' is not supported (llama, qwen2)", arch);
-    hp->rope_neox = hp->arch == LT_ARCH_QWEN2;
+    if (arch_str.len < cap && !memchr(arch_str.ptr, 0, arch_str.len)) {
+        memcpy(arch, arch_str.ptr, arch_str.len);
+        arch[arch_str.len] = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            if (strcmp(arch, known[k].name) == 0) {
+                hp->arch = known[k].arch;
+                return LATENT_OK;
+            }
+    }
+    return lt_fail(LATENT_EUNSUPPORTED, "architecture '%.*s' is not supported (llama, qwen2, qwen3, smollm3, gemma3, phi3)",
+                   (int)(arch_str.len < 64 ? arch_str.len : 64), arch_str.ptr);
+}
 
+/* rope.scaling: none, llama3 (the rope_freqs tensor), linear (positions divided by
+ * rope.scaling.factor, in the global layers) or longrope (phi3: the rope_factors tensors,
+ * and cos and sin scaled by rope.scaling.attn_factor, which may come without the type). */
+static latent_status read_rope_scaling(const latent_gguf *g, const char *arch, lt_hparams *hp)
+{
+    latent_str scaling;
+    char key[128];
+    hp->rope_scale = 1.0f;
+    latent_status st = get_fparam(g, arch, "rope.scaling.attn_factor", 1e-3, 1e3, 1.0, &hp->rope_attn_factor);
+    if (st)
+        return st;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    if (latent_gguf_get_str(g, key, &scaling) != LATENT_OK || scaling.len == 0 ||
+        (scaling.len == 4 && memcmp(scaling.ptr, "none", 4) == 0) ||
+        (scaling.len == 8 && memcmp(scaling.ptr, "longrope", 8) == 0 && hp->arch == LT_ARCH_PHI3) ||
+        (scaling.len == 6 && memcmp(scaling.ptr, "llama3", 6) == 0))
+        return LATENT_OK;
+    if (scaling.len == 6 && memcmp(scaling.ptr, "linear", 6) == 0)
+        return get_fparam(g, arch, "rope.scaling.factor", 1e-3, 1e6, 1.0, &hp->rope_scale);
+    return lt_fail(LATENT_EUNSUPPORTED, "rope scaling '%.*s' is not supported",
+                   (int)(scaling.len < 32 ? scaling.len : 32), scaling.ptr);
+}
+
+/* gemma3's own keys: sliding window and its RoPE base, logit soft-capping, the scales. */
+static latent_status read_gemma3(const latent_gguf *g, const char *arch, lt_hparams *hp)
+{
     int64_t v;
     latent_status st;
+    if ((st = get_hparam(g, arch, "attention.sliding_window", 0, INT32_MAX, 0, &v)))
+        return st;
+    hp->sliding_window = (int32_t)v;
+    if ((st = get_fparam(g, arch, "rope.freq_base_swa", 1.0, 1e12, 10000.0, &hp->rope_base_local)))
+        return st;
+    if ((st = get_fparam(g, arch, "final_logit_softcapping", 0.0, 1e6, 0.0, &hp->logit_softcap)))
+        return st;
+    /* Google's reference scales queries by 1/sqrt(dim / n_heads) in the 27B model only
+     * (query_pre_attn_scalar), by 1/sqrt(head_dim) in the others; llama.cpp tells them
+     * apart by the layer count, and so do we. */
+    if (hp->n_layers == 62)
+        hp->attn_scale = 1.0f / sqrtf((float)(hp->dim / hp->n_heads));
+    hp->embd_scale = sqrtf((float)hp->dim);
+    hp->ffn_gelu = 1;
+    return LATENT_OK;
+}
+
+static latent_status read_hparams(const latent_gguf *g, lt_hparams *hp)
+{
+    char *arch = hp->arch_name;
+    latent_status st = read_arch(g, arch, sizeof hp->arch_name, hp);
+    if (st)
+        return st;
+    hp->rope_neox = hp->arch != LT_ARCH_LLAMA && hp->arch != LT_ARCH_SMOLLM3;
+
+    int64_t v;
     if ((st = get_hparam(g, arch, "block_count", 1, 4096, -1, &v)))
         return st;
     hp->n_layers = (int32_t)v;
@@ -100,11 +180,12 @@ static latent_status read_hparams(const latent_gguf *g, lt_hparams *hp)
     if ((st = get_hparam(g, arch, "context_length", 1, INT64_MAX, 2048, &v)))
         return st;
     hp->context_train = v;
-    if (hp->dim % hp->n_heads != 0)
-        return lt_fail(LATENT_EFORMAT, "embedding_length %d is not a multiple of head_count %d",
-                       hp->dim, hp->n_heads);
-    if ((st = get_hparam(g, arch, "attention.key_length", 2, 1 << 14, hp->dim / hp->n_heads, &v)))
-        return st;
+    /* the head size is key_length where the file says it (qwen3 and gemma3 heads are not
+     * dim / n_heads wide), else dim / n_heads */
+    int divisible = hp->dim % hp->n_heads == 0;
+    if ((st = get_hparam(g, arch, "attention.key_length", 2, 1 << 14, divisible ? hp->dim / hp->n_heads : -1, &v)))
+        return divisible ? st : lt_fail(LATENT_EFORMAT, "embedding_length %d is not a multiple of head_count %d "
+                                        "and attention.key_length is missing", hp->dim, hp->n_heads);
     hp->head_dim = (int32_t)v;
     if ((st = get_hparam(g, arch, "attention.value_length", 2, 1 << 14, hp->head_dim, &v)))
         return st;
@@ -113,9 +194,10 @@ static latent_status read_hparams(const latent_gguf *g, lt_hparams *hp)
                        (long long)v, hp->head_dim);
     if ((st = get_hparam(g, arch, "rope.dimension_count", 2, 1 << 14, hp->head_dim, &v)))
         return st;
-    if (v != hp->head_dim)
-        return lt_fail(LATENT_EUNSUPPORTED, "partial rotary embedding (%lld of %d dimensions)",
+    if (v > hp->head_dim || v % 2 != 0)
+        return lt_fail(LATENT_EFORMAT, "rope.dimension_count %lld: not an even count up to the head's %d",
                        (long long)v, hp->head_dim);
+    hp->n_rot = (int32_t)v;
     if (hp->head_dim % 2 != 0)
         return lt_fail(LATENT_EFORMAT, "head dimension %d is odd", hp->head_dim);
     if (hp->n_heads % hp->n_kv_heads != 0)
@@ -125,16 +207,12 @@ static latent_status read_hparams(const latent_gguf *g, lt_hparams *hp)
         return st;
     if ((st = get_fparam(g, arch, "attention.layer_norm_rms_epsilon", 0.0, 1.0, 1e-5, &hp->rms_eps)))
         return st;
-
-    latent_str scaling;
-    char key[128];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
-    if (latent_gguf_get_str(g, key, &scaling) == LATENT_OK && scaling.len &&
-        !(scaling.len == 4 && memcmp(scaling.ptr, "none", 4) == 0) &&
-        !(scaling.len == 6 && memcmp(scaling.ptr, "llama3", 6) == 0))
-        return lt_fail(LATENT_EUNSUPPORTED, "rope scaling '%.*s' is not supported",
-                       (int)(scaling.len < 32 ? scaling.len : 32), scaling.ptr);
-    return LATENT_OK;
+    hp->rope_base_local = hp->rope_base;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    hp->embd_scale = 1.0f;
+    if (hp->arch == LT_ARCH_GEMMA3 && (st = read_gemma3(g, arch, hp)))
+        return st;
+    return read_rope_scaling(g, arch, hp);
 }
 
 /* ---- tensors ---- */
@@ -295,9 +373,90 @@ static latent_status bind_vector(loader *ld, const char *name, int layer, int64_
     return LATENT_OK;
 }
 
-/* Vectors per layer (norms, biases) plus the output norm and rope factors: each may need
+/* Vectors per layer (norms, biases) plus the output norm and up to three rope factor
+ * vectors at the top (rope_freqs or LongRoPE short, and long): each may need
  * a converted copy. */
-#define VECTORS_PER_LAYER 5
+#define VECTORS_PER_LAYER 9
+
+/* Each layer's window, RoPE base and frequency factors: sliding-window layers (gemma3) have
+ * their own base and no scaling; the others take the file's base, rope_freqs, and linear
+ * scaling expressed as factors (a position divided by s turns every angle by 1/s). */
+static latent_status bind_layer_rope(latent_model *m)
+{
+    const lt_hparams *hp = &m->hp;
+    const float *global_freqs = m->rope_freqs;
+    if (hp->rope_scale != 1.0f) {
+        if (m->rope_freqs)
+            return lt_fail(LATENT_EUNSUPPORTED, "linear rope scaling together with rope_freqs.weight");
+        m->rope_linear = lt_alloc(&m->budget, (size_t)(hp->n_rot / 2) * sizeof *m->rope_linear);
+        if (!m->rope_linear)
+            return LATENT_ENOMEM;
+        for (int32_t i = 0; i < hp->n_rot / 2; i++)
+            m->rope_linear[i] = hp->rope_scale;
+        global_freqs = m->rope_linear;
+    }
+    if (hp->sliding_window > 0) {
+        latent_status st = read_swa_pattern(m->gguf, hp->arch_name,
+                                            hp->n_layers, 6, m->layers, hp->sliding_window);
+        if (st)
+            return st;
+    }
+    for (int32_t l = 0; l < hp->n_layers; l++) {
+        lt_layer *L = &m->layers[l];
+        L->rope_base = L->window ? hp->rope_base_local : hp->rope_base;
+        /* SmolLM3 leaves position out of every 4th layer (llama.cpp's n_no_rope_layer_step;
+         * the converter writes no key for it) */
+        L->no_rope = hp->arch == LT_ARCH_SMOLLM3 && (l + 1) % 4 == 0;
+        L->rope_freqs = L->window ? NULL : global_freqs;
+    }
+    return LATENT_OK;
+}
+
+/* LongRoPE (Phi-3.5, Phi-4): two sets of frequency factors, short for contexts within the
+ * trained original length and long beyond it. llama.cpp picks one when a context is
+ * created, by its size; our cache has no size, and a switch mid-life would leave the
+ * cached keys rotated the other way, so we keep the short ones: past the original length
+ * (rope.scaling.original_context_length) we stay what the model was first trained as. */
+static latent_status bind_longrope(loader *ld)
+{
+    latent_model *m = ld->m;
+    const float *long_factors = NULL;
+    int64_t n = m->hp.n_rot / 2;
+    latent_status st = bind_vector(ld, "rope_factors_long.weight", -1, n, 0, &long_factors);
+    if (!st)
+        st = bind_vector(ld, "rope_factors_short.weight", -1, n, long_factors != NULL, &m->rope_freqs);
+    return st;
+}
+
+/* A view of rows [first, first + rows) of a bound matrix: the fused matrices of phi3 are
+ * their parts one after another, row by row. */
+static lk_matrix rows_of(const lk_matrix *w, int64_t first, int64_t rows)
+{
+    lk_matrix v = *w;
+    v.rows = rows;
+    v.data = (const uint8_t *)w->data + (size_t)first * w->row_stride;
+    return v;
+}
+
+/* phi3's attn_qkv (q, k, v rows in turn) and ffn_up (gate rows, then up rows). */
+static latent_status bind_fused(loader *ld, int l, lt_layer *L)
+{
+    const lt_hparams *hp = &ld->m->hp;
+    int64_t dim = hp->dim, q_dim = (int64_t)hp->n_heads * hp->head_dim;
+    int64_t kv_dim = (int64_t)hp->n_kv_heads * hp->head_dim, ffn = hp->ffn_dim;
+    lk_matrix qkv, up;
+    latent_status st = bind_matrix(ld, "attn_qkv.weight", l, q_dim + 2 * kv_dim, dim, &qkv);
+    if (!st)
+        st = bind_matrix(ld, "ffn_up.weight", l, 2 * ffn, dim, &up);
+    if (st)
+        return st;
+    L->wq = rows_of(&qkv, 0, q_dim);
+    L->wk = rows_of(&qkv, q_dim, kv_dim);
+    L->wv = rows_of(&qkv, q_dim + kv_dim, kv_dim);
+    L->w_gate = rows_of(&up, 0, ffn);
+    L->w_up = rows_of(&up, ffn, ffn);
+    return LATENT_OK;
+}
 
 static latent_status bind_weights(latent_model *m)
 {
@@ -308,7 +467,7 @@ static latent_status bind_weights(latent_model *m)
     latent_status st;
 
     m->layers = lt_calloc(&m->budget, (size_t)hp->n_layers, sizeof *m->layers);
-    m->converted = lt_calloc(&m->budget, (size_t)hp->n_layers * VECTORS_PER_LAYER + 2,
+    m->converted = lt_calloc(&m->budget, (size_t)hp->n_layers * VECTORS_PER_LAYER + 4,
                              sizeof *m->converted);
     if (!m->layers || !m->converted)
         return LATENT_ENOMEM;
@@ -334,12 +493,32 @@ static latent_status bind_weights(latent_model *m)
     } else {
         m->output = m->token_embd; /* tied embeddings */
     }
-    if ((st = bind_vector(&ld, "rope_freqs.weight", -1, hp->head_dim / 2, 0, &m->rope_freqs)))
+    if ((st = bind_vector(&ld, "rope_freqs.weight", -1, hp->n_rot / 2, 0, &m->rope_freqs)))
+        return st;
+    if (hp->arch == LT_ARCH_PHI3 && !m->rope_freqs && (st = bind_longrope(&ld)))
+        return st;
+    if ((st = bind_layer_rope(m)))
         return st;
 
     int biases = hp->arch == LT_ARCH_QWEN2;
+    int qk_norms = hp->arch == LT_ARCH_QWEN3 || hp->arch == LT_ARCH_GEMMA3;
+    int post_norms = hp->arch == LT_ARCH_GEMMA3;
     for (int l = 0; l < hp->n_layers; l++) {
         lt_layer *L = &m->layers[l];
+        if ((st = bind_vector(&ld, "attn_q_norm.weight", l, hp->head_dim, qk_norms, &L->q_norm)) ||
+            (st = bind_vector(&ld, "attn_k_norm.weight", l, hp->head_dim, qk_norms, &L->k_norm)) ||
+            (st = bind_vector(&ld, "post_attention_norm.weight", l, dim, post_norms, &L->post_attn_norm)) ||
+            (st = bind_vector(&ld, "post_ffw_norm.weight", l, dim, post_norms, &L->post_ffw_norm)))
+            return st;
+        if (hp->arch == LT_ARCH_PHI3) {
+            if ((st = bind_fused(&ld, l, L)) ||
+                (st = bind_vector(&ld, "attn_norm.weight", l, dim, 1, &L->attn_norm)) ||
+                (st = bind_matrix(&ld, "attn_output.weight", l, dim, q_dim, &L->wo)) ||
+                (st = bind_vector(&ld, "ffn_norm.weight", l, dim, 1, &L->ffn_norm)) ||
+                (st = bind_matrix(&ld, "ffn_down.weight", l, dim, ffn, &L->w_down)))
+                return st;
+            continue;
+        }
         if ((st = bind_vector(&ld, "attn_norm.weight", l, dim, 1, &L->attn_norm)) ||
             (st = bind_matrix(&ld, "attn_q.weight", l, q_dim, dim, &L->wq)) ||
             (st = bind_matrix(&ld, "attn_k.weight", l, kv_dim, dim, &L->wk)) ||
@@ -366,6 +545,7 @@ void latent_model_free(latent_model *m)
     for (int32_t i = 0; i < m->n_converted; i++)
         lt_free(&m->budget, m->converted[i]);
     lt_free(&m->budget, m->converted);
+    lt_free(&m->budget, m->rope_linear);
     lt_free(&m->budget, m->layers);
     lt_vocab_free(m->vocab, &m->budget);
     latent_gguf_free(m->gguf);

@@ -74,6 +74,7 @@ latent_chat_template latent_model_chat_template(const latent_model *model)
     latent_str s;
     int64_t i = g ? latent_gguf_find_key(g, "tokenizer.chat_template") : -1;
     if (i < 0 || latent_gguf_kv_type(g, i) != LATENT_GGUF_STRING || latent_gguf_kv_str(g, i, 0, &s) != LATENT_OK)
-        return LATENT_CHAT_RAW;
+        /* Gemma 3 files converted without a template still speak only gemma's turns */
+        return model && model->hp.arch == LT_ARCH_GEMMA3 ? LATENT_CHAT_GEMMA : LATENT_CHAT_RAW;
     return lt_chat_detect(s.ptr, (size_t)s.len);
 }
