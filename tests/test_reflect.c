@@ -159,6 +159,13 @@ static void check_bad_flags(const char *model)
     CHECK(test_run_program("reflect -m %s --lives -1 --display none >/dev/null 2>&1", model) != 0, "--lives -1");
     CHECK(test_run_program("reflect -m %s --grid 0x0 >/dev/null 2>&1", model) != 0, "--grid 0x0");
     CHECK(test_run_program("reflect -m /nonexistent.gguf --display none >/dev/null 2>&1") != 0, "missing model");
+    /* the shared sampling flags, with the reference engine's names */
+    static const char *bad_sampling[] = {"--dry-base 0.5", "--dry-multiplier -1", "--repeat-last-n -2",
+                                         "--dry-penalty-last-n x", "--presence-penalty nan",
+                                         "--frequency-penalty", "--dry-allowed-length -1"};
+    for (size_t i = 0; i < sizeof bad_sampling / sizeof *bad_sampling; i++)
+        CHECK(test_run_program("reflect -m %s --display none --lives 1 --max-tokens 5 %s >/dev/null 2>&1", model,
+                               bad_sampling[i]) != 0, "%s accepted", bad_sampling[i]);
 }
 
 int main(void)
