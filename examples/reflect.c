@@ -10,7 +10,8 @@
  * break (or --nudge TEXT) takes its place. When the cache cannot grow (the budget, or
  * the machine, says no) the life ends: a last frame, a journal line, everything freed,
  * a rest, and a new life with empty memory. SIGINT/SIGTERM end the life the same way
- * and then the program.
+ * and then the program, whose status is then 128 + the signal, as a shell reports a
+ * program the signal killed (systemd and scripts read it so).
  */
 #include <limits.h>
 #include <signal.h>
@@ -51,17 +52,17 @@ typedef struct options {
     int threads;
     long max_tokens; /* per life, 0: unlimited (tests) */
     int kv_chunk;    /* tokens per KV growth step, 0: the library's default */
+    int upper;       /* show capitals only: lowercase q, g and 9 look alike on 16 segments */
     latent_type kv_type;
     latent_sampler_params sp;
     wall_options wall;
 } options;
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested; /* the signal that asked us to stop, or 0 */
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    stop_requested = sig;
 }
 
 static void usage(FILE *f)
@@ -90,6 +91,7 @@ static void usage(FILE *f)
             "  --kv-chunk N             tokens per growth step of the memory (default: the library's,\n"
             "                           64 KiB of each head, at most 1/64 of the budget)\n"
             "  --max-tokens N           end a life after N tokens (cause \"limit\"); 0: never\n"
+            "  --upper                  show the thoughts in capitals (the wall reads best so)\n"
             "%s",
             wall_usage());
 }
@@ -141,6 +143,8 @@ static int parse_args(int argc, char **argv, options *o)
             bad = !VALUE() || !(o->nudge = v);
         } else if (!strcmp(a, "--chat")) {
             o->chat = 1;
+        } else if (!strcmp(a, "--upper")) {
+            o->upper = 1;
         } else if (!strcmp(a, "--mem-budget")) {
             if (!VALUE())
                 bad = 1;
@@ -245,6 +249,7 @@ typedef struct life {
     size_t peak_rss;
     size_t budget;
     size_t heap_after; /* what the library still holds once the life is freed: the model */
+    int warned_context; /* the life passed the model's trained context, and was told so */
     const char *cause;
     char error[256];
     char last[LAST_WORDS * 4 + 8]; /* the final characters thought (UTF-8) */
@@ -325,6 +330,7 @@ static void write_journal(const options *o, const life *l)
 typedef struct mind {
     const options *o;
     latent_model *model;
+    int64_t trained_context; /* the context length the model was trained for; 0: unknown */
     wall *display;
     latent_token *prompt, *nudge;
     size_t n_prompt, n_nudge;
@@ -334,6 +340,12 @@ typedef struct mind {
 static void show(mind *md, life *l, const char *text, size_t len)
 {
     remember(l, text, len);
+    char upper[1024];
+    if (md->o->upper && len <= sizeof upper) {
+        for (size_t i = 0; i < len; i++) /* ASCII only: a UTF-8 byte is never a-z */
+            upper[i] = (char)(text[i] >= 'a' && text[i] <= 'z' ? text[i] - 32 : text[i]);
+        text = upper;
+    }
     if (md->display) {
         wall_write(md->display, text, len);
     } else {
@@ -352,6 +364,19 @@ static latent_status eval_or_die(latent_context *ctx, const latent_token *toks, 
         snprintf(l->error, sizeof l->error, "%s", latent_last_error());
     }
     return st;
+}
+
+/* Once a life, when its context outgrows what the model was trained on: positions past
+ * it are ones the model never saw, and small models lose the thread there. */
+static void warn_past_training(const mind *md, life *l, const latent_context *ctx)
+{
+    if (l->warned_context || !md->trained_context ||
+        (int64_t)latent_context_n_tokens(ctx) <= md->trained_context)
+        return;
+    l->warned_context = 1;
+    fprintf(stderr, "reflect: warning: life %ld passes the %lld tokens of context the model was "
+            "trained on; from here on it thinks where it never learned to\n", l->number,
+            (long long)md->trained_context);
 }
 
 static void live(mind *md, life *l)
@@ -373,6 +398,12 @@ static void live(mind *md, life *l)
     sp.seed = o->have_seed ? o->seed + (uint64_t)l->number - 1
                            : (uint64_t)time(NULL) * 6364136223846793005ull ^ (uint64_t)getpid() ^
                                  (uint64_t)l->number << 32;
+    if (cp.mem_budget)
+        fprintf(stderr, "reflect: life %ld begins: budget %.1f MiB, seed %llu\n", l->number,
+                cp.mem_budget / 1048576.0, (unsigned long long)sp.seed);
+    else
+        fprintf(stderr, "reflect: life %ld begins: no budget (until the system refuses), seed %llu\n",
+                l->number, (unsigned long long)sp.seed);
     latent_context *ctx = NULL;
     latent_sampler *sampler = NULL;
     latent_decoder *dec = NULL;
@@ -422,11 +453,13 @@ static void live(mind *md, life *l)
             for (size_t i = 0; i < md->n_nudge; i++)
                 latent_sampler_accept(sampler, md->nudge[i]);
             l->tokens += (long)md->n_nudge;
+            warn_past_training(md, l, ctx);
             continue;
         }
         if (eval_or_die(ctx, &tok, 1, l) != LATENT_OK)
             break; /* the token that did not fit is not shown: memory ended before it */
         l->tokens++;
+        warn_past_training(md, l, ctx);
         if (latent_decoder_push(dec, tok, piece, sizeof piece, &len) == LATENT_OK && len)
             show(md, l, piece, len);
         latent_mem_stats ms;
@@ -467,6 +500,19 @@ static void die(mind *md, const life *l)
             l->peak_kv / 1048576.0, l->error[0] ? ": " : "", l->error);
 }
 
+/* "<architecture>.context_length" from the model's GGUF, or 0 when it does not say. */
+static int64_t trained_context(const latent_model *model)
+{
+    const latent_gguf *g = latent_model_gguf(model);
+    latent_str arch;
+    char key[160];
+    int64_t n = 0;
+    if (!g || latent_gguf_get_str(g, "general.architecture", &arch) != LATENT_OK || arch.len > 100)
+        return 0;
+    snprintf(key, sizeof key, "%.*s.context_length", (int)arch.len, arch.ptr);
+    return latent_gguf_get_int(g, key, &n) == LATENT_OK && n > 0 ? n : 0;
+}
+
 /* Loads what every life shares: the model, the prompt's tokens, the nudge's tokens. */
 static int prepare(mind *md)
 {
@@ -481,6 +527,7 @@ static int prepare(mind *md)
             cli_error("the default model is fetched by `make run` (or give one with -m)");
         goto done;
     }
+    md->trained_context = trained_context(md->model);
     const char *prompt = system ? system : o->system_text ? o->system_text : DEFAULT_SYSTEM;
     int flags = LATENT_TOKENIZE_ADD_BOS;
     if (o->chat) {
@@ -520,6 +567,14 @@ int main(int argc, char **argv)
     options o;
     if (parse_args(argc, argv, &o))
         return 1;
+    if (o.journal) { /* a journal that cannot be written is said now, not after a life */
+        FILE *f = fopen(o.journal, "a");
+        if (!f) {
+            cli_error("journal %s: %s", o.journal, strerror(errno));
+            return 1;
+        }
+        fclose(f);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: a sleeping rest wakes up */
@@ -539,6 +594,8 @@ int main(int argc, char **argv)
         wall_close(md.display); /* no wall: the thoughts stream to stdout as plain text */
         md.display = NULL;
     }
+    if (md.display && strcmp(wall_backend(md.display), "svg") == 0)
+        fprintf(stderr, "reflect: drawing the wall into %s (--svg FILE to choose)\n", o.wall.svg_path);
     rc = 0;
     for (long n = 1; !stop_requested && (o.lives == 0 || n <= o.lives); n++) {
         life l;
@@ -566,5 +623,5 @@ done:
     free(md.prompt);
     free(md.nudge);
     latent_model_free(md.model);
-    return rc;
+    return stop_requested ? 128 + stop_requested : rc;
 }

@@ -6,7 +6,10 @@
  * line in the journal, give back everything (the library's heap after each life is the
  * same), and, with a fixed seed and budget, live exactly as long as its siblings. In the
  * sanitizer configuration the program runs under ASan/LSan, so a leak fails its exit
- * status. A SIGTERM mid-life ends the life with cause "signal" and a journal line.
+ * status. A SIGTERM mid-life ends the life with cause "signal", a journal line and status
+ * 128 + 15. What a user meets: a line on stderr as each life begins, a warning past the
+ * trained context, an unwritable journal refused at the start, --upper, and where
+ * --display svg draws.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -145,12 +148,65 @@ static void check_signal(const char *model, const char *journal)
     kill(pid, SIGTERM);
     int status = 0;
     waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "after SIGTERM: status %d", status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM, "after SIGTERM: status %d", status);
     static char lines[MAX_LINES][4096];
     int n = read_lines(journal, lines);
     CHECK(n == 1 && json_object_ok(lines[0]) && json_string_is(lines[0], "cause", "signal"),
           "after SIGTERM: %d lines, first '%s'", n, n ? lines[0] : "");
     remove(journal);
+}
+
+/* Runs reflect with `args` on `model`, stdout and stderr into files; returns the status. */
+static int run_captured(const char *model, const char *args, const char *out, const char *err)
+{
+    return test_run_program("reflect -m %s --rest 0 %s >%s 2>%s", model, args, out, err);
+}
+
+static void check_user_lines(const char *model, const char *tmp)
+{
+    char out[600], err[600], svg[600], journal[600];
+    snprintf(out, sizeof out, "%s.out", tmp);
+    snprintf(err, sizeof err, "%s.err", tmp);
+    snprintf(svg, sizeof svg, "%s.svg", tmp);
+    snprintf(journal, sizeof journal, "%s/no/such/dir/journal.jsonl", tmp);
+
+    /* stories260K was trained on 2048 tokens: a life of 2100 passes them */
+    int rc = run_captured(model, "--display none --lives 2 --max-tokens 2100 --seed 5 --upper", out, err);
+    char *o = test_read_file(out, NULL), *e = test_read_file(err, NULL);
+    CHECK(rc == 0 && o && e, "reflect --upper ran (%d)", rc);
+    if (o && e) {
+        size_t lower = 0, letters = 0;
+        for (const char *c = o; *c; c++)
+            lower += *c >= 'a' && *c <= 'z', letters += (*c | 0x20) >= 'a' && (*c | 0x20) <= 'z';
+        CHECK(lower == 0 && letters > 1000, "--upper: %zu lowercase of %zu letters", lower, letters);
+        CHECK(strstr(e, "life 1 begins: budget") && strstr(e, "seed 5\n") && strstr(e, "life 2 begins") &&
+              strstr(e, "seed 6\n"), "a line as each life begins: %s", e);
+        const char *warn = strstr(e, "passes the 2048 tokens of context");
+        CHECK(warn && strstr(warn + 1, "passes the 2048 tokens of context") &&
+              !strstr(strstr(warn + 1, "passes the 2048") + 1, "passes the 2048"),
+              "one warning per life past the trained context: %s", e);
+    }
+    free(o);
+    free(e);
+
+    /* an unwritable journal: one line and status 1 before any life */
+    char args[800];
+    snprintf(args, sizeof args, "--display none --lives 1 --journal %s", journal);
+    rc = run_captured(model, args, out, err);
+    e = test_read_file(err, NULL);
+    CHECK(rc != 0 && e && strstr(e, "journal") && !strstr(e, "life 1 begins") && strchr(e, '\n') == strrchr(e, '\n'),
+          "an unwritable journal: status %d, '%s'", rc, e ? e : "");
+    free(e);
+
+    /* --display svg says where it draws; --svg FILE too */
+    snprintf(args, sizeof args, "--display svg --svg %s --lives 1 --max-tokens 20", svg);
+    rc = run_captured(model, args, out, err);
+    e = test_read_file(err, NULL);
+    CHECK(rc == 0 && e && strstr(e, "drawing the wall into ") && strstr(e, svg), "svg: '%s'", e ? e : "");
+    free(e);
+    remove(out);
+    remove(err);
+    remove(svg);
 }
 
 static void check_bad_flags(const char *model)
@@ -177,6 +233,7 @@ int main(void)
         snprintf(journal, sizeof journal, "%s/latent-reflect-%d.jsonl", dir && *dir ? dir : "/tmp", (int)getpid());
         check_lives(model, journal);
         check_signal(model, journal);
+        check_user_lines(model, journal);
         check_bad_flags(model);
     }
     return test_done();
