@@ -34,6 +34,7 @@ static const char DEFAULT_SYSTEM[] =
 
 #define DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define LAST_WORDS 100
+#define MAX_BREAKERS 16
 #define AUTO_MARGIN_MIN (64u << 20) /* what `auto` leaves to the rest of the machine */
 
 typedef struct options {
@@ -55,6 +56,9 @@ typedef struct options {
     int upper;       /* show capitals only: lowercase q, g and 9 look alike on 16 segments */
     latent_type kv_type;
     latent_sampler_params sp;
+    const char *breakers[MAX_BREAKERS]; /* DRY's sequence breakers ("\\n" unescaped) */
+    char breaker_text[MAX_BREAKERS][64];
+    size_t n_breakers;
     wall_options wall;
 } options;
 
@@ -81,19 +85,53 @@ static void usage(FILE *f)
             "  --rest SECONDS           the pause between lives (default 5)\n"
             "  -s, --seed S             life n uses seed S+n-1 (default, or -1: a fresh seed each life)\n"
             "  --journal FILE           append one JSON line per life\n"
-            "  --temp T --top-k K --top-p P --min-p M --repeat-penalty R   sampling\n"
-            "  --presence-penalty P --frequency-penalty F --repeat-last-n N (-1: the whole life)\n"
-            "  --dry-multiplier M --dry-base B --dry-allowed-length N --dry-penalty-last-n N\n"
+            "  --temp T --top-k K --top-p P --min-p M   sampling (default 0.7, 40, 0.95, 0.1)\n"
+            "  --repeat-penalty R --presence-penalty P --frequency-penalty F   penalties on the\n"
+            "                           last --repeat-last-n N tokens (default 1.1, 0, 0 over 64;\n"
+            "                           N -1: the whole life)\n"
+            "  --dry-multiplier M --dry-base B --dry-allowed-length N --dry-penalty-last-n W\n"
             "                           DRY: the token that would lengthen a verbatim repeat of\n"
-            "                           L tokens loses M * B^(L - N)\n"
+            "                           L tokens loses M * B^(L - N), looking back W tokens\n"
+            "                           (default 0.8, 1.75, 2, -1: the whole life; M 0: off)\n"
             "  -t, --threads N          threads (default: every core)\n"
             "  --kv-type f16|f32|q8_0   KV cache entries (default f16; q8_0 lives longer)\n"
             "  --kv-chunk N             tokens per growth step of the memory (default: the library's,\n"
             "                           64 KiB of each head, at most 1/64 of the budget)\n"
             "  --max-tokens N           end a life after N tokens (cause \"limit\"); 0: never\n"
+            "  --dry-sequence-breaker S a token containing S stops a DRY repeat (repeatable, \\n for a\n"
+            "                           newline; default none: a small model loops line by line)\n"
             "  --upper                  show the thoughts in capitals (the wall reads best so)\n"
             "%s",
             wall_usage());
+}
+
+/* One --dry-sequence-breaker: "none" clears the list; \\n, \\t and \\\\ are unescaped. */
+static int add_breaker(options *o, const char *v)
+{
+    if (!strcmp(v, "none")) {
+        o->n_breakers = 0;
+        return 0;
+    }
+    if (o->n_breakers == MAX_BREAKERS) {
+        cli_error("--dry-sequence-breaker: at most %d", MAX_BREAKERS);
+        return -1;
+    }
+    char *t = o->breaker_text[o->n_breakers];
+    size_t n = 0;
+    for (; *v && n + 1 < sizeof o->breaker_text[0]; v++) {
+        if (*v == '\\' && (v[1] == 'n' || v[1] == 't' || v[1] == '\\'))
+            v++, t[n++] = *v == 'n' ? '\n' : *v == 't' ? '\t' : '\\';
+        else
+            t[n++] = *v;
+    }
+    t[n] = 0;
+    if (*v || n == 0) {
+        cli_error("--dry-sequence-breaker: '%s' is empty or longer than %zu bytes", v,
+                  sizeof o->breaker_text[0] - 1);
+        return -1;
+    }
+    o->breakers[o->n_breakers++] = t;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -104,7 +142,17 @@ static int parse_args(int argc, char **argv, options *o)
     o->rest = 5;
     o->kv_type = LATENT_TYPE_F16;
     o->sp = latent_sampler_default_params();
-    o->sp.repeat_penalty = 1.1f; /* a mind left alone falls into loops without it */
+    /* A mind left alone falls into loops: a paragraph said a dozen times over, or a line.
+     * DRY over the whole life, with no sequence breakers (at newlines a small model loops
+     * line by line), stops verbatim repeats; the short repeat penalty stops the stutter
+     * of a word or two that DRY lets through; a little cooler and a higher min-p than the
+     * library's defaults keep the words real where DRY pushes away from the likeliest.
+     * Measured in bench/README.md ("Repetition"). */
+    o->sp.repeat_penalty = 1.1f;
+    o->sp.temperature = 0.7f;
+    o->sp.min_p = 0.1f;
+    o->sp.dry_multiplier = 0.8f;
+    o->sp.dry_penalty_last_n = -1;
     o->wall = wall_default_options(); /* "auto": term on a terminal, else plain text */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -145,6 +193,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->chat = 1;
         } else if (!strcmp(a, "--upper")) {
             o->upper = 1;
+        } else if (!strcmp(a, "--dry-sequence-breaker")) {
+            bad = !VALUE() || add_breaker(o, v);
         } else if (!strcmp(a, "--mem-budget")) {
             if (!VALUE())
                 bad = 1;
@@ -354,15 +404,32 @@ static void show(mind *md, life *l, const char *text, size_t len)
     }
 }
 
-static latent_status eval_or_die(latent_context *ctx, const latent_token *toks, size_t n, life *l)
+/* Ends the life by what a failed call says: memory, or an error with its message. */
+static void die_of(life *l, latent_status st)
 {
-    latent_status st = latent_eval(ctx, toks, n);
     if (st == LATENT_ENOMEM) {
         l->cause = "memory";
     } else if (st != LATENT_OK) {
         l->cause = "error";
         snprintf(l->error, sizeof l->error, "%s", latent_last_error());
     }
+}
+
+static latent_status eval_or_die(latent_context *ctx, const latent_token *toks, size_t n, life *l)
+{
+    latent_status st = latent_eval(ctx, toks, n);
+    die_of(l, st);
+    return st;
+}
+
+/* The sampler remembers tokens it did not choose (the prompt, a nudge) for its penalties;
+ * a whole life's memory of them can run out like the cache. */
+static latent_status remember_tokens(latent_sampler *sampler, const latent_token *toks, size_t n, life *l)
+{
+    latent_status st = LATENT_OK;
+    for (size_t i = 0; i < n && st == LATENT_OK; i++)
+        st = latent_sampler_accept(sampler, toks[i]);
+    die_of(l, st);
     return st;
 }
 
@@ -410,6 +477,7 @@ static void live(mind *md, life *l)
     l->cause = "error";
     if (latent_context_create(md->model, &cp, &ctx) != LATENT_OK ||
         latent_sampler_create(latent_n_vocab(md->model), &sp, &sampler) != LATENT_OK ||
+        latent_sampler_set_dry_breakers(sampler, md->model, o->breakers, o->n_breakers) != LATENT_OK ||
         latent_decoder_create(md->model, &dec) != LATENT_OK) {
         if (latent_last_error()[0] && strstr(latent_last_error(), "memory"))
             l->cause = "memory";
@@ -420,10 +488,9 @@ static void live(mind *md, life *l)
         wall_clear(md->display);
     double t0 = cli_now();
     l->cause = NULL;
-    if (eval_or_die(ctx, md->prompt, md->n_prompt, l) != LATENT_OK)
+    if (eval_or_die(ctx, md->prompt, md->n_prompt, l) != LATENT_OK ||
+        remember_tokens(sampler, md->prompt, md->n_prompt, l) != LATENT_OK)
         goto end;
-    for (size_t i = 0; i < md->n_prompt; i++)
-        latent_sampler_accept(sampler, md->prompt[i]);
 
     char piece[1024];
     size_t len;
@@ -437,9 +504,9 @@ static void live(mind *md, life *l)
             break;
         }
         latent_token tok;
-        if (latent_sampler_sample(sampler, latent_context_logits(ctx), &tok) != LATENT_OK) {
-            l->cause = "error";
-            snprintf(l->error, sizeof l->error, "%s", latent_last_error());
+        latent_status st = latent_sampler_sample(sampler, latent_context_logits(ctx), &tok);
+        if (st != LATENT_OK) {
+            die_of(l, st);
             break;
         }
         if (latent_token_is_end(md->model, tok)) {
@@ -448,10 +515,9 @@ static void live(mind *md, life *l)
                 wall_paragraph(md->display);
             else
                 show(md, l, o->nudge ? o->nudge : "\n\n", strlen(o->nudge ? o->nudge : "\n\n"));
-            if (eval_or_die(ctx, md->nudge, md->n_nudge, l) != LATENT_OK)
+            if (eval_or_die(ctx, md->nudge, md->n_nudge, l) != LATENT_OK ||
+                remember_tokens(sampler, md->nudge, md->n_nudge, l) != LATENT_OK)
                 break;
-            for (size_t i = 0; i < md->n_nudge; i++)
-                latent_sampler_accept(sampler, md->nudge[i]);
             l->tokens += (long)md->n_nudge;
             warn_past_training(md, l, ctx);
             continue;
