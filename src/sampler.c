@@ -70,7 +70,7 @@
 
 /* Used when the caller passes NULL params or keeps the default: fixed, so runs repeat. */
 #define SAMPLER_DEFAULT_SEED 42u
-/* A window beyond this many tokens is a mistake, not a wish (64 MB of history). */
+/* A window beyond this many tokens is a mistake, not a wish (room for twice it: 128 MB). */
 #define SAMPLER_MAX_WINDOW (1 << 24)
 /* What a window of -1 starts with before its first doubling. */
 #define HISTORY_FIRST_CAP 1024
