@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "latent.h"
+#include "latent_gguf.h" /* the trained context length, from the metadata */
 #include "wall.h"
 
 static const char DEFAULT_SYSTEM[] =

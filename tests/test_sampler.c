@@ -1016,21 +1016,21 @@ static void test_unbounded_history(void)
     if (!s || !twin)
         return;
     static int a[T], b[T];
-    long before = latent_debug_allocation_count();
+    long before = test_allocation_count();
     for (int i = 0; i < T; i++)
         a[i] = sample1(s, l);
-    long grew = latent_debug_allocation_count() - before;
+    long grew = test_allocation_count() - before;
     CHECK(grew > 0 && grew <= 12, "%ld allocations for %d tokens (3 doublings)", grew, T);
     for (int i = 0; i < T; i++) {
         if (i == 2048) { /* the history is full: this sample must double it */
             for (int k = 1; k <= 3; k++) {
                 latent_token t = -7;
-                latent_debug_fail_allocation(k);
+                test_fail_allocation(k);
                 latent_status st = latent_sampler_sample(twin, l, &t);
                 CHECK(st == LATENT_ENOMEM && t == -7, "failing allocation %d of a doubling: status %d, token %d",
                       k, (int)st, (int)t);
             }
-            latent_debug_fail_allocation(0);
+            test_fail_allocation(0);
         }
         b[i] = sample1(twin, l);
     }
