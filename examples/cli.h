@@ -119,34 +119,56 @@ static inline int cli_bytes(const char *flag, const char *s, size_t *out)
     return 0;
 }
 
-/* The flags every generating program shares: --temp --top-k --top-p --min-p
- * --repeat-penalty (into *sp) and --kv-type (into *kv). Returns 1 when argv[*i] was one of
- * them (its value consumed), 0 when it was not, -1 on a bad or missing value. */
+/* The flags every generating program shares, with the reference engine's names: --temp
+ * --top-k --top-p --min-p --repeat-penalty --repeat-last-n --presence-penalty
+ * --frequency-penalty --dry-multiplier --dry-base --dry-allowed-length
+ * --dry-penalty-last-n (into *sp) and --kv-type (into *kv). Returns 1 when argv[*i] was one
+ * of them (its value consumed), 0 when it was not, -1 on a bad or missing value. */
 static inline int cli_sampling_flag(int argc, char **argv, int *i, latent_sampler_params *sp,
                                     latent_type *kv)
 {
+    /* a float field, or an int field when i is set; [lo, hi] is what the flag accepts */
+    const struct {
+        const char *name;
+        float *f;
+        int32_t *i;
+        double lo, hi;
+    } flags[] = {
+        {"--temp", &sp->temperature, NULL, 0, 100},
+        {"--top-k", NULL, &sp->top_k, 0, 1 << 30},
+        {"--top-p", &sp->top_p, NULL, 1e-6, 1},
+        {"--min-p", &sp->min_p, NULL, 0, 1},
+        {"--repeat-penalty", &sp->repeat_penalty, NULL, 0.01, 100},
+        {"--repeat-last-n", NULL, &sp->penalty_window, -1, 1 << 24},
+        {"--presence-penalty", &sp->presence_penalty, NULL, -100, 100},
+        {"--frequency-penalty", &sp->frequency_penalty, NULL, -100, 100},
+        {"--dry-multiplier", &sp->dry_multiplier, NULL, 0, 1000},
+        {"--dry-base", &sp->dry_base, NULL, 1, 1000},
+        {"--dry-allowed-length", NULL, &sp->dry_allowed_length, 0, 1 << 24},
+        {"--dry-penalty-last-n", NULL, &sp->dry_penalty_last_n, -1, 1 << 24},
+    };
     const char *a = argv[*i], *v;
-    int is_kv = !strcmp(a, "--kv-type");
-    if (strcmp(a, "--temp") && strcmp(a, "--top-k") && strcmp(a, "--top-p") && strcmp(a, "--min-p") &&
-        strcmp(a, "--repeat-penalty") && !is_kv)
+    size_t k = 0, n = sizeof flags / sizeof flags[0];
+    while (k < n && strcmp(a, flags[k].name))
+        k++;
+    if (k == n && strcmp(a, "--kv-type"))
         return 0;
     if (!(v = cli_value(argc, argv, i)))
         return -1;
-    if (!strcmp(a, "--temp"))
-        return cli_float(a, v, 0, 100, &sp->temperature) ? -1 : 1;
-    if (!strcmp(a, "--top-k"))
-        return cli_int(a, v, 0, 1 << 30, &sp->top_k) ? -1 : 1;
-    if (!strcmp(a, "--top-p"))
-        return cli_float(a, v, 1e-6, 1, &sp->top_p) ? -1 : 1;
-    if (!strcmp(a, "--min-p"))
-        return cli_float(a, v, 0, 1, &sp->min_p) ? -1 : 1;
-    if (!strcmp(a, "--repeat-penalty"))
-        return cli_float(a, v, 0.01, 100, &sp->repeat_penalty) ? -1 : 1;
+    if (k < n && flags[k].f)
+        return cli_float(a, v, flags[k].lo, flags[k].hi, flags[k].f) ? -1 : 1;
+    if (k < n) {
+        int x;
+        if (cli_int(a, v, (int)flags[k].lo, (int)flags[k].hi, &x))
+            return -1;
+        *flags[k].i = x;
+        return 1;
+    }
     static const struct { const char *name; latent_type type; } kv_types[] = {
         {"f16", LATENT_TYPE_F16}, {"f32", LATENT_TYPE_F32}, {"q8_0", LATENT_TYPE_Q8_0}};
-    for (size_t k = 0; k < sizeof kv_types / sizeof kv_types[0]; k++)
-        if (!strcmp(v, kv_types[k].name)) {
-            *kv = kv_types[k].type;
+    for (size_t t = 0; t < sizeof kv_types / sizeof kv_types[0]; t++)
+        if (!strcmp(v, kv_types[t].name)) {
+            *kv = kv_types[t].type;
             return 1;
         }
     cli_error("--kv-type: '%s' is not f16, f32 or q8_0", v);

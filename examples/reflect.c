@@ -10,7 +10,8 @@
  * break (or --nudge TEXT) takes its place. When the cache cannot grow (the budget, or
  * the machine, says no) the life ends: a last frame, a journal line, everything freed,
  * a rest, and a new life with empty memory. SIGINT/SIGTERM end the life the same way
- * and then the program.
+ * and then the program, whose status is then 128 + the signal, as a shell reports a
+ * program the signal killed (systemd and scripts read it so).
  */
 #include <limits.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 
 #include "cli.h"
 #include "latent.h"
+#include "latent_gguf.h" /* the trained context length, from the metadata */
 #include "wall.h"
 
 static const char DEFAULT_SYSTEM[] =
@@ -33,6 +35,7 @@ static const char DEFAULT_SYSTEM[] =
 
 #define DEFAULT_MODEL "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define LAST_WORDS 100
+#define MAX_BREAKERS 16
 #define AUTO_MARGIN_MIN (64u << 20) /* what `auto` leaves to the rest of the machine */
 
 typedef struct options {
@@ -51,17 +54,20 @@ typedef struct options {
     int threads;
     long max_tokens; /* per life, 0: unlimited (tests) */
     int kv_chunk;    /* tokens per KV growth step, 0: the library's default */
+    int upper;       /* show capitals only: lowercase q, g and 9 look alike on 16 segments */
     latent_type kv_type;
     latent_sampler_params sp;
+    const char *breakers[MAX_BREAKERS]; /* DRY's sequence breakers ("\\n" unescaped) */
+    char breaker_text[MAX_BREAKERS][64];
+    size_t n_breakers;
     wall_options wall;
 } options;
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested; /* the signal that asked us to stop, or 0 */
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    stop_requested = sig;
 }
 
 static void usage(FILE *f)
@@ -80,14 +86,53 @@ static void usage(FILE *f)
             "  --rest SECONDS           the pause between lives (default 5)\n"
             "  -s, --seed S             life n uses seed S+n-1 (default, or -1: a fresh seed each life)\n"
             "  --journal FILE           append one JSON line per life\n"
-            "  --temp T --top-k K --top-p P --min-p M --repeat-penalty R   sampling\n"
+            "  --temp T --top-k K --top-p P --min-p M   sampling (default 0.7, 40, 0.95, 0.1)\n"
+            "  --repeat-penalty R --presence-penalty P --frequency-penalty F   penalties on the\n"
+            "                           last --repeat-last-n N tokens (default 1.1, 0, 0 over 64;\n"
+            "                           N -1: the whole life)\n"
+            "  --dry-multiplier M --dry-base B --dry-allowed-length N --dry-penalty-last-n W\n"
+            "                           DRY: the token that would lengthen a verbatim repeat of\n"
+            "                           L tokens loses M * B^(L - N), looking back W tokens\n"
+            "                           (default 0.8, 1.75, 2, -1: the whole life; M 0: off)\n"
             "  -t, --threads N          threads (default: every core)\n"
             "  --kv-type f16|f32|q8_0   KV cache entries (default f16; q8_0 lives longer)\n"
             "  --kv-chunk N             tokens per growth step of the memory (default: the library's,\n"
             "                           64 KiB of each head, at most 1/64 of the budget)\n"
             "  --max-tokens N           end a life after N tokens (cause \"limit\"); 0: never\n"
+            "  --dry-sequence-breaker S a token containing S stops a DRY repeat (repeatable, \\n for a\n"
+            "                           newline; default none: a small model loops line by line)\n"
+            "  --upper                  show the thoughts in capitals (the wall reads best so)\n"
             "%s",
             wall_usage());
+}
+
+/* One --dry-sequence-breaker: "none" clears the list; \\n, \\t and \\\\ are unescaped. */
+static int add_breaker(options *o, const char *v)
+{
+    if (!strcmp(v, "none")) {
+        o->n_breakers = 0;
+        return 0;
+    }
+    if (o->n_breakers == MAX_BREAKERS) {
+        cli_error("--dry-sequence-breaker: at most %d", MAX_BREAKERS);
+        return -1;
+    }
+    char *t = o->breaker_text[o->n_breakers];
+    size_t n = 0;
+    for (; *v && n + 1 < sizeof o->breaker_text[0]; v++) {
+        if (*v == '\\' && (v[1] == 'n' || v[1] == 't' || v[1] == '\\'))
+            v++, t[n++] = *v == 'n' ? '\n' : *v == 't' ? '\t' : '\\';
+        else
+            t[n++] = *v;
+    }
+    t[n] = 0;
+    if (*v || n == 0) {
+        cli_error("--dry-sequence-breaker: '%s' is empty or longer than %zu bytes", v,
+                  sizeof o->breaker_text[0] - 1);
+        return -1;
+    }
+    o->breakers[o->n_breakers++] = t;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -98,7 +143,17 @@ static int parse_args(int argc, char **argv, options *o)
     o->rest = 5;
     o->kv_type = LATENT_TYPE_F16;
     o->sp = latent_sampler_default_params();
-    o->sp.repeat_penalty = 1.1f; /* a mind left alone falls into loops without it */
+    /* A mind left alone falls into loops: a paragraph said a dozen times over, or a line.
+     * DRY over the whole life, with no sequence breakers (at newlines a small model loops
+     * line by line), stops verbatim repeats; the short repeat penalty stops the stutter
+     * of a word or two that DRY lets through; a little cooler and a higher min-p than the
+     * library's defaults keep the words real where DRY pushes away from the likeliest.
+     * Measured in bench/README.md ("Repetition"). */
+    o->sp.repeat_penalty = 1.1f;
+    o->sp.temperature = 0.7f;
+    o->sp.min_p = 0.1f;
+    o->sp.dry_multiplier = 0.8f;
+    o->sp.dry_penalty_last_n = -1;
     o->wall = wall_default_options(); /* "auto": term on a terminal, else plain text */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
@@ -137,6 +192,10 @@ static int parse_args(int argc, char **argv, options *o)
             bad = !VALUE() || !(o->nudge = v);
         } else if (!strcmp(a, "--chat")) {
             o->chat = 1;
+        } else if (!strcmp(a, "--upper")) {
+            o->upper = 1;
+        } else if (!strcmp(a, "--dry-sequence-breaker")) {
+            bad = !VALUE() || add_breaker(o, v);
         } else if (!strcmp(a, "--mem-budget")) {
             if (!VALUE())
                 bad = 1;
@@ -241,6 +300,7 @@ typedef struct life {
     size_t peak_rss;
     size_t budget;
     size_t heap_after; /* what the library still holds once the life is freed: the model */
+    int warned_context; /* the life passed the model's trained context, and was told so */
     const char *cause;
     char error[256];
     char last[LAST_WORDS * 4 + 8]; /* the final characters thought (UTF-8) */
@@ -321,6 +381,7 @@ static void write_journal(const options *o, const life *l)
 typedef struct mind {
     const options *o;
     latent_model *model;
+    int64_t trained_context; /* the context length the model was trained for; 0: unknown */
     wall *display;
     latent_token *prompt, *nudge;
     size_t n_prompt, n_nudge;
@@ -330,6 +391,12 @@ typedef struct mind {
 static void show(mind *md, life *l, const char *text, size_t len)
 {
     remember(l, text, len);
+    char upper[1024];
+    if (md->o->upper && len <= sizeof upper) {
+        for (size_t i = 0; i < len; i++) /* ASCII only: a UTF-8 byte is never a-z */
+            upper[i] = (char)(text[i] >= 'a' && text[i] <= 'z' ? text[i] - 32 : text[i]);
+        text = upper;
+    }
     if (md->display) {
         wall_write(md->display, text, len);
     } else {
@@ -338,16 +405,46 @@ static void show(mind *md, life *l, const char *text, size_t len)
     }
 }
 
-static latent_status eval_or_die(latent_context *ctx, const latent_token *toks, size_t n, life *l)
+/* Ends the life by what a failed call says: memory, or an error with its message. */
+static void die_of(life *l, latent_status st)
 {
-    latent_status st = latent_eval(ctx, toks, n);
     if (st == LATENT_ENOMEM) {
         l->cause = "memory";
     } else if (st != LATENT_OK) {
         l->cause = "error";
         snprintf(l->error, sizeof l->error, "%s", latent_last_error());
     }
+}
+
+static latent_status eval_or_die(latent_context *ctx, const latent_token *toks, size_t n, life *l)
+{
+    latent_status st = latent_eval(ctx, toks, n);
+    die_of(l, st);
     return st;
+}
+
+/* The sampler remembers tokens it did not choose (the prompt, a nudge) for its penalties;
+ * a whole life's memory of them can run out like the cache. */
+static latent_status remember_tokens(latent_sampler *sampler, const latent_token *toks, size_t n, life *l)
+{
+    latent_status st = LATENT_OK;
+    for (size_t i = 0; i < n && st == LATENT_OK; i++)
+        st = latent_sampler_accept(sampler, toks[i]);
+    die_of(l, st);
+    return st;
+}
+
+/* Once a life, when its context outgrows what the model was trained on: positions past
+ * it are ones the model never saw, and small models lose the thread there. */
+static void warn_past_training(const mind *md, life *l, const latent_context *ctx)
+{
+    if (l->warned_context || !md->trained_context ||
+        (int64_t)latent_context_n_tokens(ctx) <= md->trained_context)
+        return;
+    l->warned_context = 1;
+    fprintf(stderr, "reflect: warning: life %ld passes the %lld tokens of context the model was "
+            "trained on; from here on it thinks where it never learned to\n", l->number,
+            (long long)md->trained_context);
 }
 
 static void live(mind *md, life *l)
@@ -369,12 +466,19 @@ static void live(mind *md, life *l)
     sp.seed = o->have_seed ? o->seed + (uint64_t)l->number - 1
                            : (uint64_t)time(NULL) * 6364136223846793005ull ^ (uint64_t)getpid() ^
                                  (uint64_t)l->number << 32;
+    if (cp.mem_budget)
+        fprintf(stderr, "reflect: life %ld begins: budget %.1f MiB, seed %llu\n", l->number,
+                cp.mem_budget / 1048576.0, (unsigned long long)sp.seed);
+    else
+        fprintf(stderr, "reflect: life %ld begins: no budget (until the system refuses), seed %llu\n",
+                l->number, (unsigned long long)sp.seed);
     latent_context *ctx = NULL;
     latent_sampler *sampler = NULL;
     latent_decoder *dec = NULL;
     l->cause = "error";
     if (latent_context_create(md->model, &cp, &ctx) != LATENT_OK ||
         latent_sampler_create(latent_n_vocab(md->model), &sp, &sampler) != LATENT_OK ||
+        latent_sampler_set_dry_breakers(sampler, md->model, o->breakers, o->n_breakers) != LATENT_OK ||
         latent_decoder_create(md->model, &dec) != LATENT_OK) {
         if (latent_last_error()[0] && strstr(latent_last_error(), "memory"))
             l->cause = "memory";
@@ -385,10 +489,9 @@ static void live(mind *md, life *l)
         wall_clear(md->display);
     double t0 = cli_now();
     l->cause = NULL;
-    if (eval_or_die(ctx, md->prompt, md->n_prompt, l) != LATENT_OK)
+    if (eval_or_die(ctx, md->prompt, md->n_prompt, l) != LATENT_OK ||
+        remember_tokens(sampler, md->prompt, md->n_prompt, l) != LATENT_OK)
         goto end;
-    for (size_t i = 0; i < md->n_prompt; i++)
-        latent_sampler_accept(sampler, md->prompt[i]);
 
     char piece[1024];
     size_t len;
@@ -402,9 +505,9 @@ static void live(mind *md, life *l)
             break;
         }
         latent_token tok;
-        if (latent_sampler_sample(sampler, latent_context_logits(ctx), &tok) != LATENT_OK) {
-            l->cause = "error";
-            snprintf(l->error, sizeof l->error, "%s", latent_last_error());
+        latent_status st = latent_sampler_sample(sampler, latent_context_logits(ctx), &tok);
+        if (st != LATENT_OK) {
+            die_of(l, st);
             break;
         }
         if (latent_token_is_end(md->model, tok)) {
@@ -413,16 +516,17 @@ static void live(mind *md, life *l)
                 wall_paragraph(md->display);
             else
                 show(md, l, o->nudge ? o->nudge : "\n\n", strlen(o->nudge ? o->nudge : "\n\n"));
-            if (eval_or_die(ctx, md->nudge, md->n_nudge, l) != LATENT_OK)
+            if (eval_or_die(ctx, md->nudge, md->n_nudge, l) != LATENT_OK ||
+                remember_tokens(sampler, md->nudge, md->n_nudge, l) != LATENT_OK)
                 break;
-            for (size_t i = 0; i < md->n_nudge; i++)
-                latent_sampler_accept(sampler, md->nudge[i]);
             l->tokens += (long)md->n_nudge;
+            warn_past_training(md, l, ctx);
             continue;
         }
         if (eval_or_die(ctx, &tok, 1, l) != LATENT_OK)
             break; /* the token that did not fit is not shown: memory ended before it */
         l->tokens++;
+        warn_past_training(md, l, ctx);
         if (latent_decoder_push(dec, tok, piece, sizeof piece, &len) == LATENT_OK && len)
             show(md, l, piece, len);
         latent_mem_stats ms;
@@ -463,6 +567,19 @@ static void die(mind *md, const life *l)
             l->peak_kv / 1048576.0, l->error[0] ? ": " : "", l->error);
 }
 
+/* "<architecture>.context_length" from the model's GGUF, or 0 when it does not say. */
+static int64_t trained_context(const latent_model *model)
+{
+    const latent_gguf *g = latent_model_gguf(model);
+    latent_str arch;
+    char key[160];
+    int64_t n = 0;
+    if (!g || latent_gguf_get_str(g, "general.architecture", &arch) != LATENT_OK || arch.len > 100)
+        return 0;
+    snprintf(key, sizeof key, "%.*s.context_length", (int)arch.len, arch.ptr);
+    return latent_gguf_get_int(g, key, &n) == LATENT_OK && n > 0 ? n : 0;
+}
+
 /* Loads what every life shares: the model, the prompt's tokens, the nudge's tokens. */
 static int prepare(mind *md)
 {
@@ -477,6 +594,7 @@ static int prepare(mind *md)
             cli_error("the default model is fetched by `make run` (or give one with -m)");
         goto done;
     }
+    md->trained_context = trained_context(md->model);
     const char *prompt = system ? system : o->system_text ? o->system_text : DEFAULT_SYSTEM;
     int flags = LATENT_TOKENIZE_ADD_BOS;
     if (o->chat) {
@@ -516,6 +634,14 @@ int main(int argc, char **argv)
     options o;
     if (parse_args(argc, argv, &o))
         return 1;
+    if (o.journal) { /* a journal that cannot be written is said now, not after a life */
+        FILE *f = fopen(o.journal, "a");
+        if (!f) {
+            cli_error("journal %s: %s", o.journal, strerror(errno));
+            return 1;
+        }
+        fclose(f);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: a sleeping rest wakes up */
@@ -535,6 +661,8 @@ int main(int argc, char **argv)
         wall_close(md.display); /* no wall: the thoughts stream to stdout as plain text */
         md.display = NULL;
     }
+    if (md.display && strcmp(wall_backend(md.display), "svg") == 0)
+        fprintf(stderr, "reflect: drawing the wall into %s (--svg FILE to choose)\n", o.wall.svg_path);
     rc = 0;
     for (long n = 1; !stop_requested && (o.lives == 0 || n <= o.lives); n++) {
         life l;
@@ -562,5 +690,5 @@ done:
     free(md.prompt);
     free(md.nudge);
     latent_model_free(md.model);
-    return rc;
+    return stop_requested ? 128 + stop_requested : rc;
 }

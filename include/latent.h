@@ -228,8 +228,20 @@ typedef struct latent_sampler_params {
     float repeat_penalty;    /* divide positive logits (multiply negative) of recent tokens; 1: off */
     float frequency_penalty; /* subtract per occurrence in the window; 0: off */
     float presence_penalty;  /* subtract once if present in the window; 0: off */
-    int32_t penalty_window;  /* how many recent tokens the penalties see; default 64 */
+    int32_t penalty_window;  /* how many recent tokens the three penalties above see (the
+                              * reference engine's repeat_last_n): 0 off, -1 every token
+                              * remembered since create or reset; default 64 */
     uint64_t seed;           /* the same seed gives the same choices on every machine; default 42 */
+    /* DRY ("don't repeat yourself"): when the last L remembered tokens also appear earlier,
+     * the token that followed them there would make the repeat L + 1 long; once L reaches
+     * dry_allowed_length its logit loses dry_multiplier * dry_base^(L - dry_allowed_length)
+     * (the longest such L for each token). A repeat does not reach back across a sequence
+     * breaker (latent_sampler_set_dry_breakers), and a breaker is never penalised. */
+    float dry_multiplier;       /* 0: off (default); 0.8 is the reference engine's usual value */
+    float dry_base;             /* >= 1: how fast the penalty grows with L; default 1.75 */
+    int32_t dry_allowed_length; /* repeats this long go free; default 2 */
+    int32_t dry_penalty_last_n; /* how many recent tokens DRY searches: 0 off, -1 (default)
+                                 * every token remembered since create or reset */
 } latent_sampler_params;
 
 latent_sampler_params latent_sampler_default_params(void);
@@ -237,13 +249,27 @@ latent_status latent_sampler_create(int32_t n_vocab, const latent_sampler_params
                                     latent_sampler **out);
 void latent_sampler_free(latent_sampler *sampler);
 /* Chooses a token from n_vocab logits (borrowed, not modified) and remembers it for the
- * penalties. */
+ * penalties. Allocates nothing, unless a window is -1: then the remembered tokens grow
+ * (4 bytes each for the penalties, 12 with DRY, in doublings), and LATENT_ENOMEM leaves
+ * the sampler as it was. */
 latent_status latent_sampler_sample(latent_sampler *sampler, const float *logits,
                                     latent_token *out);
-/* Remembers a token the sampler did not choose (a prompt token) for the penalties. */
-void latent_sampler_accept(latent_sampler *sampler, latent_token token);
-/* Forgets the remembered tokens and restarts the random sequence from `seed`. */
+/* Remembers a token the sampler did not choose (a prompt token) for the penalties. Tokens
+ * outside [0, n_vocab) are ignored. LATENT_ENOMEM only as for sample. */
+latent_status latent_sampler_accept(latent_sampler *sampler, latent_token token);
+/* Forgets the remembered tokens and restarts the random sequence from `seed` (the DRY
+ * breakers stay). */
 void latent_sampler_reset(latent_sampler *sampler, uint64_t seed);
+/* DRY's sequence breakers: these n tokens (borrowed) replace the previous set; n = 0
+ * clears it (the default: no breakers). Ids outside [0, n_vocab) are LATENT_EINVAL. */
+latent_status latent_sampler_set_dry_breaker_tokens(latent_sampler *sampler,
+                                                    const latent_token *tokens, size_t n);
+/* The same from text: every token of `model` whose piece contains one of the n strings
+ * (borrowed, non-empty) is a breaker. A string that only a run of several tokens spells
+ * breaks nothing. The reference engine's set is "\n", ":", "\"", "*"; newlines let a
+ * small model loop line by line, so reflect chooses its own (examples/reflect.c). */
+latent_status latent_sampler_set_dry_breakers(latent_sampler *sampler, const latent_model *model,
+                                              const char *const *texts, size_t n);
 
 /* ============================================================================
  * Context: a model's working memory. The KV cache has no fixed size: it grows in

@@ -46,7 +46,7 @@ latent_status latent_generate(latent_context *ctx, latent_sampler *sampler,
     if (st == LATENT_OK)
         st = latent_eval(ctx, toks, n_prompt);
     for (size_t i = 0; st == LATENT_OK && i < n_prompt; i++)
-        latent_sampler_accept(sampler, toks[i]);
+        st = latent_sampler_accept(sampler, toks[i]);
     /* a prompt that is only BOS: the decoder must know, to drop SentencePiece's space */
     int ends_with_bos = n_prompt > 0 && toks[n_prompt - 1] == latent_token_bos(m);
     lt_free(NULL, toks);

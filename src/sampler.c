@@ -7,7 +7,8 @@
  *
  *   1. penalties  over the last penalty_window remembered tokens (sampled or accepted):
  *                 repeat divides a positive logit and multiplies one <= 0, then
- *                 count * frequency + presence is subtracted.
+ *                 count * frequency + presence is subtracted; then DRY's penalty on
+ *                 the tokens that would lengthen a verbatim repeat (below).
  *   2. top-k      the k best (logit descending, id ascending) by a bounded heap: one
  *                 comparison per token for most of the vocabulary, no sort of 152k.
  *   3. top-p      the shortest prefix of the kept set, best first, whose probability
@@ -42,8 +43,20 @@
  * one's (about 22 nats below it) is never drawn; with top-p on, neither is one that far
  * below at temperature 1. Otherwise the draw is exact for those weights.
  *
- * Memory: every buffer is allocated at create; sample never allocates and never fails on
- * valid input (at least one finite logit).
+ * DRY. The remembered tokens, reversed, are a string whose every suffix starting at k
+ * shares a prefix with the whole: its length Z[k] is how far the text before position
+ * n-1-k matches the text before the end, and the token at n-k is what followed that
+ * match. The Z-algorithm finds every Z[k] in one pass, each comparison either extending
+ * the rightmost match found so far or never repeated: linear in the window, however
+ * repetitive the text (the direct search extends each earlier occurrence of the last
+ * token backwards, quadratic in a run of one token). The reference engines cap the match
+ * length for the same reason; a linear pass needs no cap. The penalty's power is taken by
+ * squaring in double, a fixed sequence of IEEE products for a given length.
+ *
+ * Memory: every buffer is allocated at create, and sample never allocates nor fails on
+ * valid input (at least one finite logit), except with a window of -1: the remembered
+ * tokens then grow by doubling, and running out of memory is a status that leaves the
+ * sampler as it was.
  */
 #include <float.h>
 #include <math.h>
@@ -57,8 +70,10 @@
 
 /* Used when the caller passes NULL params or keeps the default: fixed, so runs repeat. */
 #define SAMPLER_DEFAULT_SEED 42u
-/* A penalty window beyond this many tokens is a mistake, not a wish (64 MB of ring). */
+/* A window beyond this many tokens is a mistake, not a wish (room for twice it: 128 MB). */
 #define SAMPLER_MAX_WINDOW (1 << 24)
+/* What a window of -1 starts with before its first doubling. */
+#define HISTORY_FIRST_CAP 1024
 /* Weights are fixed point with 32 fraction bits: the best token weighs 2^32. */
 #define WEIGHT_ONE 4294967296.0
 
@@ -72,10 +87,20 @@ struct latent_sampler {
     int32_t n_vocab;
     int32_t top_k;     /* 0 < top_k < n_vocab, or 0: every valid token is a candidate */
     candidate *cand;   /* (n_vocab) the working set: a heap, then the kept set */
-    int32_t *counts;   /* (n_vocab) occurrences of each token in the window; NULL: no penalties */
-    int32_t *window;   /* (penalty_window) ring of the most recent tokens */
-    int32_t window_len; /* tokens in the ring */
-    int32_t window_pos; /* where the next token goes */
+    int32_t *counts;   /* (n_vocab) occurrences of each token in the penalty window; NULL:
+                        * the penalties are off */
+    /* The remembered tokens, oldest first, contiguous so that DRY reads them as a string.
+     * A bounded history keeps `keep` tokens and has room for 2 * keep: when full, the
+     * newest `keep` move to the front (amortised one copy per token). keep 0: unbounded
+     * (a window of -1), and a full history doubles. NULL when nothing needs it. */
+    int32_t *hist;
+    size_t hist_len, hist_cap, keep;
+    /* DRY, when on: */
+    int32_t *dry_z;       /* (hist_cap) the Z-array of the reversed window */
+    int32_t *dry_touched; /* (hist_cap) the tokens whose dry_penalty is set this draw */
+    size_t n_touched;
+    float *dry_penalty;   /* (n_vocab) this draw's penalty; 0 outside dry_touched */
+    uint8_t *breaker;     /* (n_vocab) 1: a sequence breaker; NULL: there are none */
     uint64_t rng[4];   /* xoshiro256** state */
 };
 
@@ -293,6 +318,10 @@ latent_sampler_params latent_sampler_default_params(void)
     p.presence_penalty = 0.0f;
     p.penalty_window = 64;
     p.seed = SAMPLER_DEFAULT_SEED;
+    p.dry_multiplier = 0.0f;
+    p.dry_base = 1.75f;
+    p.dry_allowed_length = 2;
+    p.dry_penalty_last_n = -1;
     return p;
 }
 
@@ -315,16 +344,71 @@ static latent_status check_params(const latent_sampler_params *p)
     if (!isfinite(p->frequency_penalty) || !isfinite(p->presence_penalty))
         return lt_fail(LATENT_EINVAL, "sampler: frequency_penalty %g and presence_penalty %g "
                        "must be finite", (double)p->frequency_penalty, (double)p->presence_penalty);
-    if (p->penalty_window < 0 || p->penalty_window > SAMPLER_MAX_WINDOW)
-        return lt_fail(LATENT_EINVAL, "sampler: penalty_window %d must be in [0, %d]",
+    if (p->penalty_window < -1 || p->penalty_window > SAMPLER_MAX_WINDOW)
+        return lt_fail(LATENT_EINVAL, "sampler: penalty_window %d must be in [-1, %d] (-1: all)",
                        (int)p->penalty_window, SAMPLER_MAX_WINDOW);
+    if (!(p->dry_multiplier >= 0.0f) || !isfinite(p->dry_multiplier))
+        return lt_fail(LATENT_EINVAL, "sampler: dry_multiplier %g must be finite and >= 0 (0: off)",
+                       (double)p->dry_multiplier);
+    if (!(p->dry_base >= 1.0f) || !isfinite(p->dry_base))
+        return lt_fail(LATENT_EINVAL, "sampler: dry_base %g must be finite and >= 1",
+                       (double)p->dry_base);
+    if (p->dry_allowed_length < 0 || p->dry_allowed_length > SAMPLER_MAX_WINDOW)
+        return lt_fail(LATENT_EINVAL, "sampler: dry_allowed_length %d must be in [0, %d]",
+                       (int)p->dry_allowed_length, SAMPLER_MAX_WINDOW);
+    if (p->dry_penalty_last_n < -1 || p->dry_penalty_last_n > SAMPLER_MAX_WINDOW)
+        return lt_fail(LATENT_EINVAL, "sampler: dry_penalty_last_n %d must be in [-1, %d] (-1: all)",
+                       (int)p->dry_penalty_last_n, SAMPLER_MAX_WINDOW);
     return LATENT_OK;
 }
 
 static int penalties_on(const latent_sampler_params *p)
 {
-    return p->penalty_window > 0 &&
+    return p->penalty_window != 0 &&
            (p->repeat_penalty != 1.0f || p->frequency_penalty != 0.0f || p->presence_penalty != 0.0f);
+}
+
+static int dry_on(const latent_sampler_params *p)
+{
+    return p->dry_multiplier > 0.0f && p->dry_penalty_last_n != 0;
+}
+
+/* How many tokens the history must keep: the longest window in use; 0 for unbounded. */
+static size_t history_keep(const latent_sampler_params *p)
+{
+    int32_t pen = penalties_on(p) ? p->penalty_window : 0;
+    int32_t dry = dry_on(p) ? p->dry_penalty_last_n : 0;
+    if (pen < 0 || dry < 0)
+        return 0;
+    return (size_t)(pen > dry ? pen : dry);
+}
+
+/* Allocates the history with room for `cap` tokens (and DRY's arrays of the same size),
+ * copying what is held; on failure nothing changes. */
+static latent_status history_resize(latent_sampler *s, size_t cap)
+{
+    int32_t *hist = lt_alloc(NULL, cap * sizeof *hist);
+    int32_t *z = NULL, *touched = NULL;
+    if (hist && s->dry_penalty) {
+        z = lt_alloc(NULL, cap * sizeof *z);
+        touched = lt_alloc(NULL, cap * sizeof *touched);
+    }
+    if (!hist || (s->dry_penalty && (!z || !touched))) {
+        lt_free(NULL, hist);
+        lt_free(NULL, z);
+        lt_free(NULL, touched);
+        return lt_fail(LATENT_ENOMEM, "sampler: no memory for %zu remembered tokens", cap);
+    }
+    if (s->hist_len)
+        memcpy(hist, s->hist, s->hist_len * sizeof *hist);
+    lt_free(NULL, s->hist);
+    lt_free(NULL, s->dry_z);
+    lt_free(NULL, s->dry_touched);
+    s->hist = hist;
+    s->dry_z = z;
+    s->dry_touched = touched;
+    s->hist_cap = cap;
+    return LATENT_OK;
 }
 
 latent_status latent_sampler_create(int32_t n_vocab, const latent_sampler_params *params,
@@ -349,10 +433,13 @@ latent_status latent_sampler_create(int32_t n_vocab, const latent_sampler_params
     s->cand = lt_alloc(NULL, (size_t)n_vocab * sizeof *s->cand);
     if (!s->cand)
         goto nomem;
-    if (penalties_on(&p)) {
-        s->counts = lt_calloc(NULL, (size_t)n_vocab, sizeof *s->counts);
-        s->window = lt_alloc(NULL, (size_t)p.penalty_window * sizeof *s->window);
-        if (!s->counts || !s->window)
+    if (penalties_on(&p) && !(s->counts = lt_calloc(NULL, (size_t)n_vocab, sizeof *s->counts)))
+        goto nomem;
+    if (dry_on(&p) && !(s->dry_penalty = lt_calloc(NULL, (size_t)n_vocab, sizeof *s->dry_penalty)))
+        goto nomem;
+    if (s->counts || s->dry_penalty) {
+        s->keep = history_keep(&p);
+        if (history_resize(s, s->keep ? 2 * s->keep : HISTORY_FIRST_CAP) != LATENT_OK)
             goto nomem;
     }
     rng_seed(s->rng, p.seed);
@@ -369,39 +456,144 @@ void latent_sampler_free(latent_sampler *s)
         return;
     lt_free(NULL, s->cand);
     lt_free(NULL, s->counts);
-    lt_free(NULL, s->window);
+    lt_free(NULL, s->hist);
+    lt_free(NULL, s->dry_z);
+    lt_free(NULL, s->dry_touched);
+    lt_free(NULL, s->dry_penalty);
+    lt_free(NULL, s->breaker);
     lt_free(NULL, s);
 }
 
 /* ============================================================================
- * The window of recent tokens
+ * The remembered tokens
  * ========================================================================== */
 
-/* Tokens outside [0, n_vocab) are not remembered: they could never be penalised. */
-void latent_sampler_accept(latent_sampler *s, latent_token token)
+/* Makes room for one more token: a bounded history drops all but its newest `keep`, an
+ * unbounded one doubles. Only the doubling can fail, and then nothing changes. */
+static latent_status history_make_room(latent_sampler *s)
 {
-    if (!s || !s->counts || token < 0 || token >= s->n_vocab)
+    if (!s->hist || s->hist_len < s->hist_cap)
+        return LATENT_OK;
+    if (s->keep) {
+        memmove(s->hist, s->hist + s->hist_len - s->keep, s->keep * sizeof *s->hist);
+        s->hist_len = s->keep;
+        return LATENT_OK;
+    }
+    if (s->hist_cap > SIZE_MAX / (2 * sizeof *s->hist))
+        return lt_fail(LATENT_ENOMEM, "sampler: %zu remembered tokens fill the address space",
+                       s->hist_len);
+    return history_resize(s, 2 * s->hist_cap);
+}
+
+/* Appends a token there is room for (history_make_room first). The penalty window slides:
+ * the token penalty_window places back leaves the counts (a compaction always keeps it). */
+static void history_push(latent_sampler *s, latent_token token)
+{
+    if (!s->hist || token < 0 || token >= s->n_vocab)
+        return; /* never penalised: not worth remembering */
+    s->hist[s->hist_len++] = token;
+    if (!s->counts)
         return;
-    int32_t cap = s->params.penalty_window;
-    if (s->window_len == cap)
-        s->counts[s->window[s->window_pos]]--;
-    else
-        s->window_len++;
-    s->window[s->window_pos] = token;
     s->counts[token]++;
-    s->window_pos = s->window_pos + 1 == cap ? 0 : s->window_pos + 1;
+    size_t w = (size_t)s->params.penalty_window;
+    if (s->params.penalty_window > 0 && s->hist_len > w)
+        s->counts[s->hist[s->hist_len - 1 - w]]--;
+}
+
+latent_status latent_sampler_accept(latent_sampler *s, latent_token token)
+{
+    if (!s)
+        return lt_fail(LATENT_EINVAL, "latent_sampler_accept: NULL sampler");
+    latent_status st = history_make_room(s);
+    if (st == LATENT_OK)
+        history_push(s, token);
+    return st;
 }
 
 void latent_sampler_reset(latent_sampler *s, uint64_t seed)
 {
     if (!s)
         return;
-    if (s->counts)
-        for (int32_t i = 0; i < s->window_len; i++)
-            s->counts[s->window[i]] = 0;
-    s->window_len = 0;
-    s->window_pos = 0;
+    if (s->counts) {
+        size_t w = (size_t)s->params.penalty_window;
+        size_t from = s->params.penalty_window > 0 && s->hist_len > w ? s->hist_len - w : 0;
+        for (size_t i = from; i < s->hist_len; i++)
+            s->counts[s->hist[i]] = 0;
+    }
+    s->hist_len = 0;
     rng_seed(s->rng, seed);
+}
+
+latent_status latent_sampler_set_dry_breaker_tokens(latent_sampler *s, const latent_token *tokens,
+                                                    size_t n)
+{
+    if (!s || (n && !tokens))
+        return lt_fail(LATENT_EINVAL, "latent_sampler_set_dry_breaker_tokens: NULL %s",
+                       !s ? "sampler" : "tokens");
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= s->n_vocab)
+            return lt_fail(LATENT_EINVAL, "sampler: breaker token %d is not in [0, %d)",
+                           (int)tokens[i], (int)s->n_vocab);
+    uint8_t *mark = n ? lt_calloc(NULL, (size_t)s->n_vocab, 1) : NULL;
+    if (n && !mark)
+        return LATENT_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        mark[tokens[i]] = 1;
+    lt_free(NULL, s->breaker);
+    s->breaker = mark;
+    return LATENT_OK;
+}
+
+/* Whether needle (len bytes) occurs in hay (n bytes); pieces may hold NUL bytes. */
+static int contains(const char *hay, size_t n, const char *needle, size_t len)
+{
+    for (size_t i = 0; i + len <= n; i++)
+        if (memcmp(hay + i, needle, len) == 0)
+            return 1;
+    return 0;
+}
+
+latent_status latent_sampler_set_dry_breakers(latent_sampler *s, const latent_model *model,
+                                              const char *const *texts, size_t n)
+{
+    if (!s || !model || (n && !texts))
+        return lt_fail(LATENT_EINVAL, "latent_sampler_set_dry_breakers: NULL %s",
+                       !s ? "sampler" : !model ? "model" : "texts");
+    if (latent_n_vocab(model) != s->n_vocab)
+        return lt_fail(LATENT_EINVAL, "sampler: the model has %d tokens, the sampler %d",
+                       (int)latent_n_vocab(model), (int)s->n_vocab);
+    for (size_t j = 0; j < n; j++)
+        if (!texts[j] || !texts[j][0])
+            return lt_fail(LATENT_EINVAL, "sampler: breaker %zu is empty", j);
+    if (!n) {
+        lt_free(NULL, s->breaker);
+        s->breaker = NULL;
+        return LATENT_OK;
+    }
+    size_t cap = 64;
+    uint8_t *mark = lt_calloc(NULL, (size_t)s->n_vocab, 1);
+    char *piece = lt_alloc(NULL, cap);
+    latent_status st = mark && piece ? LATENT_OK : LATENT_ENOMEM;
+    for (int32_t t = 0; t < s->n_vocab && st == LATENT_OK; t++) {
+        size_t len = 0;
+        st = latent_token_piece(model, t, piece, cap, &len);
+        if (st == LATENT_ERANGE) { /* a long piece: grow to it and ask again */
+            lt_free(NULL, piece);
+            cap = len;
+            piece = lt_alloc(NULL, cap);
+            st = piece ? latent_token_piece(model, t, piece, cap, &len) : LATENT_ENOMEM;
+        }
+        for (size_t j = 0; j < n && st == LATENT_OK && !mark[t]; j++)
+            mark[t] = (uint8_t)contains(piece, len, texts[j], strlen(texts[j]));
+    }
+    lt_free(NULL, piece);
+    if (st != LATENT_OK) {
+        lt_free(NULL, mark);
+        return st;
+    }
+    lt_free(NULL, s->breaker);
+    s->breaker = mark;
+    return LATENT_OK;
 }
 
 /* ============================================================================
@@ -419,17 +611,110 @@ static float penalised(const latent_sampler *s, const float *logits, int32_t i)
 {
     float v = logits[i];
     int32_t c = s->counts ? s->counts[i] : 0;
-    if (c == 0)
-        return v;
-    if (v <= 0.0f)
-        v *= s->params.repeat_penalty;
-    else
-        v /= s->params.repeat_penalty;
-    float scaled = (float)c * s->params.frequency_penalty;
-    float sub = clamp_finite(scaled + s->params.presence_penalty);
-    return clamp_finite(clamp_finite(v) - sub); /* two finite floats: never NaN */
+    if (c > 0) {
+        if (v <= 0.0f)
+            v *= s->params.repeat_penalty;
+        else
+            v /= s->params.repeat_penalty;
+        float scaled = (float)c * s->params.frequency_penalty;
+        float sub = clamp_finite(scaled + s->params.presence_penalty);
+        v = clamp_finite(clamp_finite(v) - sub); /* two finite floats: never NaN */
+    }
+    if (s->n_touched && s->dry_penalty[i] > 0.0f)
+        v = clamp_finite(v - s->dry_penalty[i]);
+    return v;
 }
 
+/* ============================================================================
+ * DRY: the penalty on the token that would lengthen a verbatim repeat
+ * ========================================================================== */
+
+/* multiplier * base^(length - allowed) for a repeat of `length` tokens, as a finite float:
+ * the power by squaring, the same products in the same order on every machine. */
+static float dry_amount(const latent_sampler_params *p, int32_t length)
+{
+    int32_t e = length - p->dry_allowed_length;
+    double power = 1.0, b = p->dry_base;
+    while (e > 0 && power <= FLT_MAX) {
+        if (e & 1)
+            power *= b;
+        e >>= 1;
+        b *= b;
+    }
+    double amount = (double)p->dry_multiplier * power;
+    return amount > FLT_MAX ? FLT_MAX : (float)amount;
+}
+
+/* The Z-array of the window w[0, n) read backwards (r[k] = w[n - 1 - k]): z[k] is the
+ * length of the longest common prefix of r and r[k..], for 1 <= k < n. [lo, hi) is the
+ * match reaching furthest right so far, r[lo, hi) = r[0, hi - lo); inside it z[k] starts
+ * from what z[k - lo] already knows, so each comparison either moves hi right or ends a
+ * loop: at most 2n comparisons in all. */
+static void reversed_z(const int32_t *w, size_t n, int32_t *z)
+{
+    const int32_t *end = w + n - 1; /* r[k] = end[-k] */
+    size_t lo = 0, hi = 0;
+    for (size_t k = 1; k < n; k++) {
+        size_t m = 0;
+        if (k < hi) {
+            m = (size_t)z[k - lo];
+            if (m > hi - k)
+                m = hi - k;
+        }
+        while (k + m < n && end[-(ptrdiff_t)m] == end[-(ptrdiff_t)(k + m)])
+            m++;
+        if (k + m > hi) {
+            lo = k;
+            hi = k + m;
+        }
+        z[k] = (int32_t)m;
+    }
+}
+
+/* Sets dry_penalty for every token that followed an earlier copy of the text's end, by
+ * the longest such copy (see the top of the file). The end's copy may not reach back
+ * past a breaker, and a breaker itself is never penalised. */
+static void dry_prepare(latent_sampler *s)
+{
+    const latent_sampler_params *p = &s->params;
+    if (!s->dry_penalty || s->hist_len < 2)
+        return;
+    size_t n = s->hist_len;
+    if (p->dry_penalty_last_n > 0 && n > (size_t)p->dry_penalty_last_n)
+        n = (size_t)p->dry_penalty_last_n;
+    const int32_t *w = s->hist + s->hist_len - n;
+    size_t reach = 0; /* how many tokens at the end come before a breaker */
+    while (reach < n && !(s->breaker && s->breaker[w[n - 1 - reach]]))
+        reach++;
+    size_t shortest = p->dry_allowed_length > 1 ? (size_t)p->dry_allowed_length : 1;
+    if (reach < shortest)
+        return;
+    reversed_z(w, n, s->dry_z);
+    for (size_t k = 1; k < n; k++) {
+        size_t length = (size_t)s->dry_z[k] < reach ? (size_t)s->dry_z[k] : reach;
+        int32_t next = w[n - k]; /* what followed the copy ending at w[n - 1 - k] */
+        if (length < shortest || (s->breaker && s->breaker[next]))
+            continue;
+        float amount = dry_amount(p, (int32_t)length);
+        if (s->dry_penalty[next] == 0.0f)
+            s->dry_touched[s->n_touched++] = next;
+        if (amount > s->dry_penalty[next])
+            s->dry_penalty[next] = amount;
+    }
+}
+
+static void dry_clear(latent_sampler *s)
+{
+    for (size_t i = 0; i < s->n_touched; i++)
+        s->dry_penalty[s->dry_touched[i]] = 0.0f;
+    s->n_touched = 0;
+}
+
+/* ============================================================================
+ * Sampling
+ * ========================================================================== */
+
+static latent_status sample_greedy(latent_sampler *s, const float *logits, latent_token *out);
 static latent_status sample_weighted(latent_sampler *s, const float *logits, latent_token *out);
 
 latent_status latent_sampler_sample(latent_sampler *s, const float *logits, latent_token *out)
@@ -437,34 +722,44 @@ latent_status latent_sampler_sample(latent_sampler *s, const float *logits, late
     if (!s || !logits || !out)
         return lt_fail(LATENT_EINVAL, "latent_sampler_sample: NULL %s",
                        !s ? "sampler" : !logits ? "logits" : "out");
-    const latent_sampler_params *p = &s->params;
-    const int32_t n = s->n_vocab;
-
-    /* greedy: one pass, strict > keeps the lowest id among equals */
-    if (p->temperature == 0.0f) {
-        int32_t best = -1;
-        float best_v = 0.0f;
-        for (int32_t i = 0; i < n; i++) {
-            if (!isfinite(logits[i]))
-                continue;
-            float v = penalised(s, logits, i);
-            if (best < 0 || v > best_v) {
-                best = i;
-                best_v = v;
-            }
-        }
-        if (best < 0)
-            return lt_fail(LATENT_EINVAL, "latent_sampler_sample: all %d logits are NaN or infinite",
-                           (int)n);
-        *out = best;
-        latent_sampler_accept(s, best);
-        return LATENT_OK;
-    }
+    /* room for the chosen token first: after a failure the sampler is unchanged */
+    latent_status st = history_make_room(s);
+    if (st != LATENT_OK)
+        return st;
     /* the asm's memory clobbers keep every double operation of the draw between the two */
     fpu_state fpu = fpu_double_begin();
-    latent_status st = sample_weighted(s, logits, out);
+    dry_prepare(s);
+    if (s->params.temperature == 0.0f)
+        st = sample_greedy(s, logits, out);
+    else
+        st = sample_weighted(s, logits, out);
+    dry_clear(s);
     fpu_double_end(fpu);
+    if (st == LATENT_OK)
+        history_push(s, *out);
     return st;
+}
+
+/* Temperature 0: one pass, strict > keeps the lowest id among equals. */
+static latent_status sample_greedy(latent_sampler *s, const float *logits, latent_token *out)
+{
+    const int32_t n = s->n_vocab;
+    int32_t best = -1;
+    float best_v = 0.0f;
+    for (int32_t i = 0; i < n; i++) {
+        if (!isfinite(logits[i]))
+            continue;
+        float v = penalised(s, logits, i);
+        if (best < 0 || v > best_v) {
+            best = i;
+            best_v = v;
+        }
+    }
+    if (best < 0)
+        return lt_fail(LATENT_EINVAL, "latent_sampler_sample: all %d logits are NaN or infinite",
+                       (int)n);
+    *out = best;
+    return LATENT_OK;
 }
 
 /* Temperature > 0: penalties, top-k, top-p, min-p, temperature and one draw. */
@@ -558,6 +853,5 @@ static latent_status sample_weighted(latent_sampler *s, const float *logits, lat
         }
     }
     *out = chosen;
-    latent_sampler_accept(s, chosen);
     return LATENT_OK;
 }

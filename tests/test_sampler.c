@@ -2,7 +2,8 @@
  * test_sampler.c — the sampler against a straightforward reference written here.
  *
  * The reference (ref_*) does everything the slow, obvious way: penalties from a list of
- * past tokens, a full qsort, softmax in double with libm's exp, the filters as their
+ * past tokens, DRY as its authors describe it (each earlier occurrence of the last token
+ * extended backwards one token at a time), a full qsort, softmax in double with libm's exp, the filters as their
  * definitions read, and an inverse-CDF draw from a double in [0, 1). Its random stream is
  * xoshiro256** seeded by splitmix64, written from the published algorithms. The library
  * uses integer weights and its own exp, so the two agree on every draw except one whose
@@ -97,14 +98,57 @@ static int ref_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The penalised logits, from the last `window` entries of history[0, n_hist). */
+/* DRY's sequence breakers for the reference (NULL: none); the tests that set breakers on
+ * a sampler set the same here. */
+static const unsigned char *ref_breaker;
+
+static int ref_is_breaker(int t) { return ref_breaker && ref_breaker[t]; }
+
+/* DRY on out[], from the last dry_penalty_last_n entries of history: for each earlier
+ * occurrence of the last token whose successor is not a breaker, the match grows
+ * backwards while the tokens agree and the end's token is not a breaker; each successor
+ * keeps its longest match. */
+static void ref_dry(const latent_sampler_params *p, const int *history, int n_hist, float *out, int n)
+{
+    if (p->dry_multiplier == 0.0f || p->dry_penalty_last_n == 0)
+        return;
+    int from = p->dry_penalty_last_n > 0 && n_hist > p->dry_penalty_last_n ? n_hist - p->dry_penalty_last_n : 0;
+    const int *h = history + from;
+    int m = n_hist - from;
+    if (m < 2 || ref_is_breaker(h[m - 1]))
+        return;
+    int *longest = calloc((size_t)n, sizeof *longest);
+    for (int i = 0; i + 1 < m; i++) {
+        if (h[i] != h[m - 1] || ref_is_breaker(h[i + 1]))
+            continue;
+        int len = 1;
+        while (i - len >= 0 && h[i - len] == h[m - 1 - len] && !ref_is_breaker(h[m - 1 - len]))
+            len++;
+        if (len > longest[h[i + 1]])
+            longest[h[i + 1]] = len;
+    }
+    int shortest = p->dry_allowed_length > 1 ? p->dry_allowed_length : 1;
+    for (int t = 0; t < n; t++)
+        if (longest[t] >= shortest) {
+            double pen = p->dry_multiplier * pow(p->dry_base, longest[t] - p->dry_allowed_length);
+            out[t] = (float)((double)out[t] - (pen > FLT_MAX ? FLT_MAX : pen));
+            if (out[t] < -FLT_MAX)
+                out[t] = -FLT_MAX;
+        }
+    free(longest);
+}
+
+/* The penalised logits, from the last `window` entries of history[0, n_hist) (all of them
+ * for a window of -1), then DRY. */
 static void ref_penalise(const float *logits, int n, const latent_sampler_params *p,
                          const int *history, int n_hist, float *out)
 {
     memcpy(out, logits, (size_t)n * sizeof *out);
-    int from = n_hist > p->penalty_window ? n_hist - p->penalty_window : 0;
-    if (p->penalty_window == 0)
+    int from = p->penalty_window >= 0 && n_hist > p->penalty_window ? n_hist - p->penalty_window : 0;
+    if (p->penalty_window == 0) {
+        ref_dry(p, history, n_hist, out, n);
         return;
+    }
     for (int id = 0; id < n; id++) {
         int count = 0;
         for (int j = from; j < n_hist; j++)
@@ -117,6 +161,7 @@ static void ref_penalise(const float *logits, int n, const latent_sampler_params
         float sub = freq + p->presence_penalty;
         out[id] = v - sub;
     }
+    ref_dry(p, history, n_hist, out, n);
 }
 
 /* The kept set after top-k, top-p and min-p, best first, into `keep` (n entries room);
@@ -231,6 +276,8 @@ static void test_params(void)
     CHECK(d.repeat_penalty == 1.0f && d.frequency_penalty == 0.0f && d.presence_penalty == 0.0f,
           "default penalties off");
     CHECK(d.penalty_window == 64, "default penalty window");
+    CHECK(d.dry_multiplier == 0.0f && d.dry_base == 1.75f && d.dry_allowed_length == 2 &&
+          d.dry_penalty_last_n == -1, "DRY off by default, the reference engine's other values");
 
     latent_sampler *s = (latent_sampler *)&d; /* must be reset to NULL on failure */
     CHECK(latent_sampler_create(0, NULL, &s) == LATENT_EINVAL && s == NULL, "n_vocab 0");
@@ -241,7 +288,7 @@ static void test_params(void)
     struct {
         const char *what;
         latent_sampler_params p;
-    } bad[16];
+    } bad[32];
     int nb = 0;
 #define BAD(field, value)                                                                  \
     do {                                                                                   \
@@ -264,8 +311,17 @@ static void test_params(void)
     BAD(repeat_penalty, NAN);
     BAD(frequency_penalty, INFINITY);
     BAD(presence_penalty, NAN);
-    BAD(penalty_window, -1);
+    BAD(penalty_window, -2);
     BAD(penalty_window, 1 << 30);
+    BAD(dry_multiplier, -0.1f);
+    BAD(dry_multiplier, NAN);
+    BAD(dry_multiplier, INFINITY);
+    BAD(dry_base, 0.5f);
+    BAD(dry_base, NAN);
+    BAD(dry_base, INFINITY);
+    BAD(dry_allowed_length, -1);
+    BAD(dry_penalty_last_n, -2);
+    BAD(dry_penalty_last_n, 1 << 30);
 #undef BAD
     for (int i = 0; i < nb; i++) {
         s = (latent_sampler *)&d;
@@ -284,8 +340,20 @@ static void test_params(void)
     ok.repeat_penalty = 3.0f;
     s = make(10, &ok);
     latent_sampler_free(s);
+    ok.penalty_window = -1;
+    ok.dry_multiplier = 0.8f;
+    ok.dry_base = 1.0f;
+    ok.dry_allowed_length = 0;
+    s = make(10, &ok);
+    latent_token ids[2] = {3, 10};
+    CHECK(latent_sampler_set_dry_breaker_tokens(s, ids, 1) == LATENT_OK, "breaker 3 of 10");
+    CHECK(latent_sampler_set_dry_breaker_tokens(s, ids, 2) == LATENT_EINVAL, "breaker 10 of 10");
+    CHECK(latent_sampler_set_dry_breaker_tokens(s, NULL, 1) == LATENT_EINVAL, "NULL breakers");
+    CHECK(latent_sampler_set_dry_breaker_tokens(s, NULL, 0) == LATENT_OK, "no breakers");
+    CHECK(latent_sampler_set_dry_breakers(s, NULL, NULL, 0) == LATENT_EINVAL, "breakers without a model");
+    latent_sampler_free(s);
     latent_sampler_free(NULL);
-    latent_sampler_accept(NULL, 3);
+    CHECK(latent_sampler_accept(NULL, 3) == LATENT_EINVAL, "accept on NULL");
     latent_sampler_reset(NULL, 3);
 }
 
@@ -653,6 +721,326 @@ static void test_penalties(void)
 }
 
 /* ============================================================================
+ * The penalty a token gets, measured: DRY, presence and frequency by hand
+ * ========================================================================== */
+
+enum { PV = 32 }; /* the vocabulary of the hand-worked cases; PV - 1 is the rival */
+enum { A = 1, B, C, D, E, Q, R };
+
+/* The penalty `token` gets after `hist` (accepted, then one greedy draw), found by
+ * bisection: the token has logit 0, an unpenalised rival (id PV - 1, never in a history)
+ * has -d, everything else -1000; the token wins exactly while its penalty is below d.
+ * Breakers, when given, are ids ending at -1. */
+static double penalty_of(const latent_sampler_params *p, const int *breakers, const int *hist, int n_hist,
+                         int token)
+{
+    float l[PV];
+    double lo = 0.0, hi = 64.0;
+    for (int step = 0; step < 40; step++) {
+        double d = (lo + hi) / 2;
+        latent_sampler *s = make(PV, p);
+        if (!s)
+            return -1;
+        if (breakers) {
+            latent_token ids[PV];
+            int nb = 0;
+            while (breakers[nb] >= 0)
+                ids[nb] = breakers[nb], nb++;
+            CHECK(latent_sampler_set_dry_breaker_tokens(s, ids, (size_t)nb) == LATENT_OK, "breakers");
+        }
+        for (int i = 0; i < n_hist; i++)
+            latent_sampler_accept(s, hist[i]);
+        for (int i = 0; i < PV; i++)
+            l[i] = -1000.0f;
+        l[token] = 0.0f;
+        l[PV - 1] = (float)-d;
+        if (sample1(s, l) == token)
+            hi = d;
+        else
+            lo = d;
+        latent_sampler_free(s);
+    }
+    return (lo + hi) / 2;
+}
+
+static latent_sampler_params dry_params(float mult, float base, int allowed, int last_n)
+{
+    latent_sampler_params p = latent_sampler_default_params();
+    p.temperature = 0.0f;
+    p.dry_multiplier = mult;
+    p.dry_base = base;
+    p.dry_allowed_length = allowed;
+    p.dry_penalty_last_n = last_n;
+    return p;
+}
+
+#define PENALTY_IS(p, breakers, hist, token, want)                                         \
+    do {                                                                                   \
+        double got_ = penalty_of(&(p), breakers, hist, (int)(sizeof hist / sizeof *hist), token); \
+        CHECK(fabs(got_ - (want)) < 1e-4, "%s after %s: penalty %.5f, want %.5f", #token, #hist, \
+              got_, (double)(want));                                                       \
+    } while (0)
+
+static void test_dry_by_hand(void)
+{
+    latent_sampler_params p = dry_params(1.0f, 2.0f, 2, -1);
+    /* the end "A B C" appeared before, followed by D: a 3-token repeat, 1 * 2^(3-2) */
+    const int abcd_abc[] = {A, B, C, D, A, B, C};
+    PENALTY_IS(p, NULL, abcd_abc, D, 2.0);
+    PENALTY_IS(p, NULL, abcd_abc, A, 0.0); /* A followed only the start */
+    PENALTY_IS(p, NULL, abcd_abc, B, 0.0);
+    PENALTY_IS(p, NULL, abcd_abc, C, 0.0);
+    PENALTY_IS(p, NULL, abcd_abc, E, 0.0);
+
+    /* breakers: the end's copy stops before one, and one is never penalised */
+    const int brk_b[] = {B, -1}, brk_d[] = {D, -1}, brk_a[] = {A, -1};
+    PENALTY_IS(p, brk_b, abcd_abc, D, 0.0); /* only "C" before the breaker: 1 < 2 */
+    PENALTY_IS(p, brk_d, abcd_abc, D, 0.0);
+    PENALTY_IS(p, brk_a, abcd_abc, D, 1.0); /* "B C": 2 tokens, 2^0 */
+    const int ends_on_breaker[] = {A, B, C, D, A, B};
+    PENALTY_IS(p, brk_b, ends_on_breaker, C, 0.0);
+    PENALTY_IS(p, NULL, ends_on_breaker, C, 1.0); /* "A B" again: 2 tokens, 2^0 */
+
+    /* two earlier copies of different lengths: each successor by its own */
+    const int two_copies[] = {A, B, C, D, Q, B, C, E, A, B, C};
+    latent_sampler_params q = dry_params(0.8f, 1.75f, 2, -1);
+    PENALTY_IS(q, NULL, two_copies, D, 0.8 * 1.75); /* "A B C": 3 */
+    PENALTY_IS(q, NULL, two_copies, E, 0.8);        /* "B C": 2 */
+    /* the same successor after both: the longer copy counts */
+    const int same_next[] = {Q, B, C, D, A, B, C, D, R, A, B, C};
+    PENALTY_IS(q, NULL, same_next, D, 0.8 * 1.75);
+
+    /* a run of one token repeats itself, overlapping: 5 A's end in a 4-token repeat */
+    const int run[] = {A, A, A, A, A};
+    PENALTY_IS(p, NULL, run, A, 4.0);
+
+    /* allowed length 3: the 3-token repeat is at the threshold */
+    latent_sampler_params a3 = dry_params(1.0f, 2.0f, 3, -1);
+    PENALTY_IS(a3, NULL, abcd_abc, D, 1.0);
+    const int short_rep[] = {B, C, D, A, B, C};
+    PENALTY_IS(a3, NULL, short_rep, D, 0.0);
+
+    /* the window: DRY sees only the last dry_penalty_last_n tokens */
+    latent_sampler_params w5 = dry_params(1.0f, 2.0f, 2, 5), w6 = dry_params(1.0f, 2.0f, 2, 6),
+                          w7 = dry_params(1.0f, 2.0f, 2, 7);
+    PENALTY_IS(w5, NULL, abcd_abc, D, 0.0); /* C D A B C: the copy "C" alone */
+    PENALTY_IS(w6, NULL, abcd_abc, D, 1.0); /* B C D A B C: "B C" */
+    PENALTY_IS(w7, NULL, abcd_abc, D, 2.0);
+    latent_sampler_params off = dry_params(1.0f, 2.0f, 2, 0);
+    PENALTY_IS(off, NULL, abcd_abc, D, 0.0);
+
+    /* presence and frequency over penalty_window (DRY off; a logit of 0 is unchanged by
+     * the repeat penalty): count * frequency + presence */
+    latent_sampler_params pf = latent_sampler_default_params();
+    pf.temperature = 0.0f;
+    pf.frequency_penalty = 0.5f;
+    pf.presence_penalty = 0.25f;
+    pf.penalty_window = 3;
+    const int freq_hist[] = {A, A, A, B, A, C, A};
+    PENALTY_IS(pf, NULL, freq_hist, A, 2 * 0.5 + 0.25); /* the window holds "A C A" */
+    PENALTY_IS(pf, NULL, freq_hist, C, 0.5 + 0.25);
+    PENALTY_IS(pf, NULL, freq_hist, B, 0.0); /* fell out of the window of 3 */
+    pf.penalty_window = -1;
+    PENALTY_IS(pf, NULL, freq_hist, A, 5 * 0.5 + 0.25); /* every A since create */
+    PENALTY_IS(pf, NULL, freq_hist, B, 0.5 + 0.25);
+    pf.penalty_window = 0;
+    PENALTY_IS(pf, NULL, freq_hist, A, 0.0);
+
+    /* DRY and the counting penalties add up */
+    latent_sampler_params both = dry_params(1.0f, 2.0f, 2, -1);
+    both.presence_penalty = 0.5f;
+    PENALTY_IS(both, NULL, abcd_abc, D, 2.5);
+    PENALTY_IS(both, NULL, abcd_abc, B, 0.5);
+}
+
+/* A penalty too large for a float leaves a finite, losing logit: no NaN, no failure. */
+static void test_dry_overflow(void)
+{
+    latent_sampler_params p = dry_params(1e30f, 1e30f, 0, -1);
+    p.temperature = 1.0f;
+    float l[PV];
+    for (int i = 0; i < PV; i++)
+        l[i] = 0.0f;
+    latent_sampler *s = make(PV, &p);
+    if (!s)
+        return;
+    for (int i = 0; i < 6; i++)
+        latent_sampler_accept(s, A);
+    l[A] = 10.0f; /* the model's favourite, but a 6-token run of it would grow to 7 */
+    int got_a = 0;
+    for (int i = 0; i < 50; i++) {
+        latent_sampler_reset(s, (uint64_t)i);
+        for (int j = 0; j < 6; j++)
+            latent_sampler_accept(s, A);
+        got_a += sample1(s, l) == A;
+    }
+    CHECK(got_a == 0, "A drawn %d of 50 times under an overflowing penalty", got_a);
+    latent_sampler_free(s);
+}
+
+/* Random histories over a small alphabet (so that repeats abound), random breakers and
+ * windows: the library's greedy choice equals the reference's, and so do weighted draws
+ * (the same uniform numbers, compared as in test_frequencies' fixed sequence). */
+static void test_dry_random(void)
+{
+    enum { M = 64, H = 300 };
+    static float lr[M];
+    static int hist[H + 100];
+    static unsigned char brk[M];
+    int mismatch = 0, draws = 0, penalised = 0;
+    lcg_state = 99;
+    for (int r = 0; r < 60; r++) {
+        latent_sampler_params p = latent_sampler_default_params();
+        p.temperature = r % 3 == 0 ? 0.0f : 1.0f;
+        p.top_k = 0;
+        p.top_p = 1.0f;
+        p.min_p = 0.0f;
+        p.dry_multiplier = 0.5f + (float)(r % 4) * 0.25f;
+        p.dry_base = 1.25f + (float)(r % 5) * 0.25f;
+        p.dry_allowed_length = r % 4;
+        p.dry_penalty_last_n = r % 5 == 0 ? -1 : (int)(lcg() % 200) + 1;
+        p.penalty_window = r % 2 ? -1 : 17;
+        p.presence_penalty = r % 2 ? 0.1f : 0.0f;
+        p.seed = (uint64_t)r;
+        latent_sampler *s = make(M, &p);
+        if (!s)
+            return;
+        latent_token ids[M];
+        size_t nb = 0;
+        memset(brk, 0, sizeof brk);
+        for (int t = 0; t < 6 && r % 3 != 1; t++) /* a third of the runs: no breakers */
+            if (lcg() % 3 == 0)
+                brk[t] = 1, ids[nb++] = t;
+        ref_breaker = nb ? brk : NULL;
+        CHECK(latent_sampler_set_dry_breaker_tokens(s, ids, nb) == LATENT_OK, "breakers");
+        int n_hist = 0, alphabet = 3 + r % 6;
+        for (int i = 0; i < H; i++) {
+            /* loops: copy a stretch of the past now and then, as a small model does */
+            int t = i > 20 && lcg() % 4 ? hist[n_hist - 1 - (int)(lcg() % 12)] : (int)(lcg() % (unsigned)alphabet);
+            hist[n_hist++] = t;
+            latent_sampler_accept(s, t);
+        }
+        ref_rng rng;
+        ref_seed(&rng, p.seed);
+        for (int step = 0; step < 20; step++) {
+            fill_logits(lr, M, 1.0f);
+            for (int t = 0; t < alphabet; t++)
+                lr[t] += 2.0f; /* the draws keep to the history's alphabet: more repeats */
+            float pl[M];
+            ref_penalise(lr, M, &p, hist, n_hist, pl);
+            float plain[M];
+            latent_sampler_params nodry = p;
+            nodry.dry_multiplier = 0.0f;
+            ref_penalise(lr, M, &nodry, hist, n_hist, plain);
+            for (int t = 0; t < M; t++)
+                penalised += pl[t] != plain[t];
+            int want = ref_sample(lr, M, &p, &rng, hist, &n_hist);
+            mismatch += sample1(s, lr) != want;
+            draws++;
+        }
+        ref_breaker = NULL;
+        latent_sampler_free(s);
+    }
+    CHECK(mismatch == 0, "DRY differs from the reference in %d of %d draws", mismatch, draws);
+    CHECK(penalised > draws / 2, "the random cases exercise DRY (%d penalised logits in %d draws)", penalised,
+          draws);
+}
+
+/* Breakers from text on a real vocabulary (stories260K): a token is a breaker exactly when
+ * its piece contains one of the strings. Seen through DRY: after four of a token, a
+ * breaker goes free and any other token loses 2 to its 3-token repeat. */
+static void test_breakers_from_text(void)
+{
+    const char *path = test_data_path("models/stories260K.gguf");
+    latent_model *model = NULL;
+    if (!path)
+        return;
+    if (latent_model_load(path, NULL, &model) != LATENT_OK) {
+        CHECK(0, "loading %s: %s", path, latent_last_error());
+        return;
+    }
+    const int32_t V = latent_n_vocab(model);
+    const char *texts[] = {"\n", "he"};
+    latent_sampler_params p = dry_params(1.0f, 2.0f, 2, -1);
+    latent_sampler *s = make(V, &p), *wrong = make(V + 1, &p);
+    if (!s || !wrong)
+        return;
+    CHECK(latent_sampler_set_dry_breakers(s, model, texts, 2) == LATENT_OK, "set: %s", latent_last_error());
+    CHECK(latent_sampler_set_dry_breakers(wrong, model, texts, 2) == LATENT_EINVAL, "a model of another size");
+    const char *empty[] = {""};
+    CHECK(latent_sampler_set_dry_breakers(s, model, empty, 1) == LATENT_EINVAL, "an empty breaker");
+    float *l = malloc((size_t)V * sizeof *l);
+    int wrong_marks = 0, marked = 0;
+    for (int32_t t = 0; l && t < V; t++) {
+        char piece[256];
+        size_t len = 0;
+        latent_token_piece(model, t, piece, sizeof piece, &len);
+        int want = 0;
+        for (size_t i = 0; i < len; i++)
+            want |= piece[i] == '\n' || (i + 2 <= len && memcmp(piece + i, "he", 2) == 0);
+        for (int32_t i = 0; i < V; i++)
+            l[i] = -1000.0f;
+        l[t] = 0.0f;
+        l[(t + 1) % V] = -0.5f;
+        latent_sampler_reset(s, 1);
+        for (int i = 0; i < 4; i++)
+            latent_sampler_accept(s, t);
+        int is_breaker = sample1(s, l) == t;
+        wrong_marks += is_breaker != want;
+        marked += want;
+    }
+    CHECK(wrong_marks == 0 && marked >= 5 && marked < V / 2, "%d tokens marked wrongly (%d of %d should be breakers)",
+          wrong_marks, marked, (int)V);
+    free(l);
+    latent_sampler_free(s);
+    latent_sampler_free(wrong);
+    latent_model_free(model);
+}
+
+/* A window of -1 grows the history by doublings (from 1024 tokens): a few allocations
+ * over thousands of tokens, and a failed doubling is LATENT_ENOMEM that leaves the
+ * sampler unchanged, so the run then goes on exactly as one that never failed. */
+static void test_unbounded_history(void)
+{
+    enum { V = 100, T = 5000 };
+    latent_sampler_params p = latent_sampler_default_params();
+    p.dry_multiplier = 0.8f;
+    p.dry_penalty_last_n = -1;
+    p.penalty_window = -1;
+    p.frequency_penalty = 0.01f;
+    float l[V];
+    lcg_state = 4;
+    fill_logits(l, V, 1.0f);
+    size_t base = latent_heap_bytes();
+    latent_sampler *s = make(V, &p), *twin = make(V, &p);
+    if (!s || !twin)
+        return;
+    static int a[T], b[T];
+    long before = test_allocation_count();
+    for (int i = 0; i < T; i++)
+        a[i] = sample1(s, l);
+    long grew = test_allocation_count() - before;
+    CHECK(grew > 0 && grew <= 12, "%ld allocations for %d tokens (3 doublings)", grew, T);
+    for (int i = 0; i < T; i++) {
+        if (i == 2048) { /* the history is full: this sample must double it */
+            for (int k = 1; k <= 3; k++) {
+                latent_token t = -7;
+                test_fail_allocation(k);
+                latent_status st = latent_sampler_sample(twin, l, &t);
+                CHECK(st == LATENT_ENOMEM && t == -7, "failing allocation %d of a doubling: status %d, token %d",
+                      k, (int)st, (int)t);
+            }
+            test_fail_allocation(0);
+        }
+        b[i] = sample1(twin, l);
+    }
+    CHECK(memcmp(a, b, sizeof a) == 0, "after failed doublings the run differs from one without");
+    latent_sampler_free(s);
+    latent_sampler_free(twin);
+    CHECK(latent_heap_bytes() == base, "free returns every byte");
+}
+
+/* ============================================================================
  * Seeds, replay, and the fixed sequence shared by every architecture
  * ========================================================================== */
 
@@ -843,6 +1231,31 @@ static void test_speed(void)
         printf("152064 tokens, %s: %.3f ms per sample\n", cfg[c].what, (now() - t0) * 1e3 / reps);
         latent_sampler_free(s);
     }
+
+    /* DRY's own cost: one Z pass over the window, so it should grow with the window and
+     * not with how repetitive the history is. Defaults + DRY against defaults alone. */
+    enum { W = 16384 };
+    static int loop_hist[W];
+    for (int i = 0; i < W; i++)
+        loop_hist[i] = (int)((unsigned)(i % 97) * 1009u % 5000u); /* a 97-token loop */
+    for (int window = 1024; window <= W; window *= 4)
+        for (int kind = 0; kind < 3; kind++) {
+            latent_sampler_params p = latent_sampler_default_params();
+            p.dry_multiplier = kind ? 0.8f : 0.0f;
+            p.dry_penalty_last_n = window;
+            latent_sampler *s = make(V, &p);
+            if (!s)
+                return;
+            for (int i = 0; i < window; i++) /* kind 2: one token over and over, the worst case */
+                latent_sampler_accept(s, kind == 2 ? 7 : loop_hist[i]);
+            double t0 = now();
+            for (int i = 0; i < 20; i++)
+                sample1(s, l);
+            printf("152064 tokens, defaults%s, %d tokens remembered: %.3f ms per sample\n",
+                   kind == 0 ? "" : kind == 1 ? " + DRY over a looping history" : " + DRY over one token repeated",
+                   window, (now() - t0) * 1e3 / 20);
+            latent_sampler_free(s);
+        }
 }
 
 /* On the x87 a draw runs with the FPU's precision set to double (src/sampler.c): the
@@ -873,6 +1286,11 @@ int main(void)
     test_frequencies();
     test_allowed_sets();
     test_penalties();
+    test_dry_by_hand();
+    test_dry_overflow();
+    test_dry_random();
+    test_unbounded_history();
+    test_breakers_from_text();
     test_seeds();
     test_fixed_sequence();
     test_caller_precision();
