@@ -1048,12 +1048,25 @@ static void serve_connection(conn *c)
     }
 }
 
+/* Closes after the client has read our last answer: closing a socket with unread input
+ * (the rest of a refused 4 MiB body) sends a reset that can destroy the answer in
+ * flight, so the input is read and dropped for a moment first. */
+static void linger_close(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    double deadline = deadline_after(1.0);
+    char sink[4096];
+    while (read_some(fd, sink, sizeof sink, deadline) > 0)
+        ;
+    close(fd);
+}
+
 static void *connection_main(void *arg)
 {
     conn *c = arg;
     server *srv = c->srv;
     serve_connection(c);
-    close(c->fd);
+    linger_close(c->fd);
     free(c->buf);
     free(c);
     pthread_mutex_lock(&srv->mu);

@@ -166,12 +166,12 @@ static response exchange(int port, const char *request, size_t len)
 {
     response r = {0};
     int fd = connect_to(port);
-    if (fd < 0 || send_text(fd, request, len) != 0) {
+    if (fd < 0) {
         r.status = -1;
-        if (fd >= 0)
-            close(fd);
         return r;
     }
+    /* a refused request may be answered before it is all sent: read the answer anyway */
+    send_text(fd, request, len);
     read_all(fd, &r.raw, 60);
     close(fd);
     parse_response(&r);
