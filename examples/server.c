@@ -896,15 +896,34 @@ done:
     return status;
 }
 
-static int handle_models(conn *c)
+static void write_model(strbuf *sb, const server *srv)
+{
+    sb_puts(sb, "{\"id\":");
+    json_write_string(sb, srv->model_id, strlen(srv->model_id));
+    sb_printf(sb, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"liblatent\"}", (long)time(NULL));
+}
+
+/* GET /v1/models, or GET /v1/models/ID (one model, or 404). */
+static int handle_models(conn *c, const http_request *req)
 {
     strbuf sb = {0};
-    sb_puts(&sb, "{\"object\":\"list\",\"data\":[{\"id\":");
-    json_write_string(&sb, c->srv->model_id, strlen(c->srv->model_id));
-    sb_printf(&sb, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"liblatent\"}]}", (long)time(NULL));
-    send_json(c, 200, &sb, 1);
+    int status = 200;
+    if (http_path_is(req, "/v1/models")) {
+        sb_puts(&sb, "{\"object\":\"list\",\"data\":[");
+        write_model(&sb, c->srv);
+        sb_puts(&sb, "]}");
+    } else {
+        size_t n = strlen(c->srv->model_id);
+        const char *id = req->target + 11;
+        size_t id_len = req->target_len - 11;
+        if (id_len == n && !memcmp(id, c->srv->model_id, n))
+            write_model(&sb, c->srv);
+        else
+            write_error(&sb, status = 404, "model_not_found", "this server has one model; GET /v1/models names it");
+    }
+    send_json(c, status, &sb, 1);
     sb_free(&sb);
-    return 200;
+    return status;
 }
 
 static int handle_health(conn *c)
@@ -941,7 +960,10 @@ static int route(conn *c, const http_request *req, const char *body)
 {
     int keep = 1;
     int gen_chat = http_path_is(req, "/v1/chat/completions"), gen_text = http_path_is(req, "/v1/completions");
-    int models = http_path_is(req, "/v1/models"), health = http_path_is(req, "/health");
+    int models = http_path_is(req, "/v1/models") ||
+                 (req->target_len > 11 && !memcmp(req->target, "/v1/models/", 11) &&
+                  !memchr(req->target, '?', req->target_len));
+    int health = http_path_is(req, "/health");
     if (!gen_chat && !gen_text && !models && !health)
         return send_error(c, 404, NULL, "no such endpoint", keep), 404;
     int want_post = gen_chat || gen_text;
@@ -952,7 +974,7 @@ static int route(conn *c, const http_request *req, const char *body)
     if (!authorized(c->srv, req))
         return send_error(c, 401, "invalid_api_key", "a valid API key is needed (Authorization: Bearer KEY)", keep), 401;
     if (models)
-        return handle_models(c);
+        return handle_models(c, req);
     return handle_generation(c, gen_chat, body, req->content_length);
 }
 

@@ -279,6 +279,12 @@ static void test_basics(int port)
               !strcmp(str_at(json_get(json_root(r.doc), "object")), "list"),
           "models: %s", r.body);
     response_free(&r);
+    r = get(port, "/v1/models/stories260K");
+    CHECK(r.status == 200 && !strcmp(str_at(json_get(json_root(r.doc), "id")), "stories260K"), "one model: %s", r.body);
+    response_free(&r);
+    r = get(port, "/v1/models/stories");
+    CHECK(r.status == 404 && error_message(&r), "an unknown model: %d", r.status);
+    response_free(&r);
     r = get(port, "/v1/nothing");
     CHECK(r.status == 404 && error_message(&r), "404 with an error object");
     response_free(&r);
