@@ -9,6 +9,8 @@
  *                               sends server-sent events ending with "data: [DONE]"
  *   POST /v1/completions        a raw prompt
  *   GET  /v1/models, GET /health
+ *   GET  /wall                  (with --wall) the text being generated on the 16 x 6
+ *                               sixteen-segment wall, live in a browser
  *
  * One model, N slots (a context each, sharing the model's weights). A connection is a
  * thread; a request that needs a slot waits in a bounded queue (503 when it is full) and
@@ -36,6 +38,8 @@
 #include "latent.h"
 #include "server/http.h"
 #include "server/json.h"
+#include "server/wall_page.h"
+#include "wall.h"
 
 #define MAX_STOPS 4
 #define MAX_MESSAGES 1024
@@ -57,6 +61,8 @@ typedef struct options {
     size_t mem_budget;   /* per slot; 0: none */
     latent_kv_type kv_type;
     int quiet;
+    int wall; /* serve /wall: off by default, as it shows what others' requests generate */
+    int wall_cols, wall_rows;
 } options;
 
 typedef struct slot {
@@ -75,6 +81,14 @@ typedef struct server {
     int n_waiting;
     int n_conns;
     unsigned long next_id;
+    /* the wall (with --wall): one generation at a time writes on it */
+    wall *wall;
+    pthread_mutex_t wall_mu; /* guards the wall and the fields below */
+    pthread_cond_t wall_changed;
+    uint32_t *frame; /* the masks as they stand */
+    size_t frame_len;
+    unsigned long frame_version;
+    const void *wall_owner; /* the generation writing, NULL when none */
 } server;
 
 typedef struct conn {
@@ -116,6 +130,9 @@ static void usage(FILE *f)
             "  --read-timeout SECONDS    for a whole request to arrive; slower clients are dropped (10)\n"
             "  -t, --threads N           threads per slot (default: the cores shared among the slots)\n"
             "  --kv-type f16|f32|q8_0    KV cache entries (default f16)\n"
+            "  --wall                    serve GET /wall: the text being generated, live on a 16 x 6\n"
+            "                            sixteen-segment wall in a browser (anyone who can reach the\n"
+            "                            port sees what every request generates)\n"
             "  -q, --quiet               no line per request on stderr\n");
 }
 
@@ -135,6 +152,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->mem_budget = (size_t)256 << 20;
     o->kv_type = LATENT_KV_F16;
     o->api_key = getenv("LATENT_API_KEY");
+    o->wall_cols = 16;
+    o->wall_rows = 6;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         int bad = 0;
@@ -176,6 +195,8 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--kv-type")) {
             latent_sampler_params unused;
             bad = cli_sampling_flag(argc, argv, &i, &unused, &o->kv_type) != 1;
+        } else if (!strcmp(a, "--wall")) {
+            o->wall = 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             o->quiet = 1;
         } else {
@@ -579,6 +600,54 @@ static void release_slot(server *srv, slot *s)
 }
 
 /* ============================================================================
+ * The wall: the text of one generation at a time, as frames for /wall/events
+ * ========================================================================== */
+
+static void wall_publish(server *srv)
+{
+    wall_frame(srv->wall, srv->frame, srv->frame_len);
+    srv->frame_version++;
+    pthread_cond_broadcast(&srv->wall_changed);
+}
+
+/* The wall is `owner`'s if no other generation holds it: cleared for its text. */
+static void wall_take(server *srv, const void *owner)
+{
+    if (!srv->wall)
+        return;
+    pthread_mutex_lock(&srv->wall_mu);
+    if (!srv->wall_owner) {
+        srv->wall_owner = owner;
+        wall_clear(srv->wall);
+        wall_publish(srv);
+    }
+    pthread_mutex_unlock(&srv->wall_mu);
+}
+
+static void wall_feed(server *srv, const void *owner, const char *text, size_t len)
+{
+    if (!srv->wall || !len)
+        return;
+    pthread_mutex_lock(&srv->wall_mu);
+    if (srv->wall_owner == owner) {
+        wall_write(srv->wall, text, len);
+        wall_publish(srv);
+    }
+    pthread_mutex_unlock(&srv->wall_mu);
+}
+
+/* The text stays on the wall until the next generation takes it. */
+static void wall_release(server *srv, const void *owner)
+{
+    if (!srv->wall)
+        return;
+    pthread_mutex_lock(&srv->wall_mu);
+    if (srv->wall_owner == owner)
+        srv->wall_owner = NULL;
+    pthread_mutex_unlock(&srv->wall_mu);
+}
+
+/* ============================================================================
  * Generation: tokens out as they come, held back only while they might begin a stop
  * ========================================================================== */
 
@@ -760,7 +829,10 @@ static void generate_tokens(generation *ge, latent_context *ctx, latent_sampler 
             break;
         }
         ge->n_gen++;
-        if (latent_decoder_push(dec, tok, piece, sizeof piece, &len) == LATENT_OK && add_text(ge, piece, len))
+        if (latent_decoder_push(dec, tok, piece, sizeof piece, &len) != LATENT_OK)
+            len = 0;
+        wall_feed(ge->c->srv, ge, piece, len);
+        if (len && add_text(ge, piece, len))
             break;
         if (ge->g->stream)
             stream_ready_text(ge, safe_end(ge));
@@ -810,8 +882,10 @@ static int run_in_slot(conn *c, const gen_request *g, const latent_token *toks, 
         if (send_all(c->fd, head, sizeof head - 1) || (g->chat && send_chunk(&ge, "", 0, NULL, 0, 1)))
             ge.gone = 1;
     }
+    wall_take(srv, &ge);
     if (!ge.gone)
         generate_tokens(&ge, s->ctx, sampler, toks[n_toks - 1]);
+    wall_release(srv, &ge);
     int status = ge.gone ? 0 : 200;
     if (!ge.gone && ge.text.failed) {
         send_error(c, 500, NULL, "out of memory", 0);
@@ -943,6 +1017,56 @@ static int handle_health(conn *c)
     return 200;
 }
 
+static int handle_wall_page(conn *c)
+{
+    strbuf sb = {0};
+    wall_page_html(&sb, c->srv->o.wall_cols, c->srv->o.wall_rows, "/wall/events");
+    int rc = sb.failed ? send_error(c, 500, NULL, "out of memory", 0)
+                       : send_response(c, 200, "text/html; charset=utf-8", sb.data, sb.len, 1);
+    sb_free(&sb);
+    return rc ? 0 : 200;
+}
+
+/* Server-sent events: the wall as it stands, then every change, until the client
+ * leaves. A comment line each second finds a client that left without a word. */
+static int handle_wall_events(conn *c)
+{
+    server *srv = c->srv;
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                               "Connection: close\r\n\r\nretry: 1000\n\n";
+    c->keep = 0;
+    if (send_all(c->fd, head, sizeof head - 1))
+        return 0;
+    uint32_t *frame = malloc(srv->frame_len * sizeof *frame);
+    strbuf sb = {0};
+    unsigned long seen = 0;
+    int first = 1;
+    while (frame && !stopping && !client_gone(c->fd)) {
+        pthread_mutex_lock(&srv->wall_mu);
+        if (!first && srv->frame_version == seen) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&srv->wall_changed, &srv->wall_mu, &ts);
+        }
+        int changed = first || srv->frame_version != seen;
+        seen = srv->frame_version;
+        memcpy(frame, srv->frame, srv->frame_len * sizeof *frame);
+        pthread_mutex_unlock(&srv->wall_mu);
+        first = 0;
+        sb_reset(&sb);
+        if (changed)
+            wall_frame_event(&sb, seen, frame, srv->frame_len);
+        else
+            sb_puts(&sb, ":\n\n");
+        if (sb.failed || send_all(c->fd, sb.data, sb.len))
+            break;
+    }
+    sb_free(&sb);
+    free(frame);
+    return 0; /* the stream ends with the connection */
+}
+
 /* 1 when the request carries the server's key (or none is required). */
 static int authorized(const server *srv, const http_request *req)
 {
@@ -964,13 +1088,20 @@ static int route(conn *c, const http_request *req, const char *body)
                  (req->target_len > 11 && !memcmp(req->target, "/v1/models/", 11) &&
                   !memchr(req->target, '?', req->target_len));
     int health = http_path_is(req, "/health");
-    if (!gen_chat && !gen_text && !models && !health)
+    int wall_page = c->srv->wall && http_path_is(req, "/wall");
+    int wall_events = c->srv->wall && http_path_is(req, "/wall/events");
+    if (!gen_chat && !gen_text && !models && !health && !wall_page && !wall_events)
         return send_error(c, 404, NULL, "no such endpoint", keep), 404;
     int want_post = gen_chat || gen_text;
     if (!http_method_is(req, want_post ? "POST" : "GET"))
         return send_error(c, 405, NULL, want_post ? "use POST" : "use GET", keep), 405;
     if (health)
         return handle_health(c);
+    /* a browser's EventSource cannot send a key: --wall is the operator's consent */
+    if (wall_page)
+        return handle_wall_page(c);
+    if (wall_events)
+        return handle_wall_events(c);
     if (!authorized(c->srv, req))
         return send_error(c, 401, "invalid_api_key", "a valid API key is needed (Authorization: Bearer KEY)", keep), 401;
     if (models)
@@ -1232,8 +1363,26 @@ static int create_slots(server *srv)
     return 0;
 }
 
+static int open_wall(server *srv)
+{
+    wall_options wo = wall_default_options();
+    wo.backend = "none";
+    wo.cols = srv->o.wall_cols;
+    wo.rows = srv->o.wall_rows;
+    srv->frame_len = (size_t)wo.cols * (size_t)wo.rows;
+    if (!(srv->frame = calloc(srv->frame_len, sizeof *srv->frame)) || wall_open(&wo, &srv->wall) != 0) {
+        cli_error("the wall: %s", srv->frame ? wall_last_error() : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static void free_server(server *srv)
 {
+    wall_close(srv->wall);
+    free(srv->frame);
+    pthread_mutex_destroy(&srv->wall_mu);
+    pthread_cond_destroy(&srv->wall_changed);
     for (int i = 0; srv->slots && i < srv->o.parallel; i++)
         latent_context_free(srv->slots[i].ctx);
     free(srv->slots);
@@ -1252,6 +1401,8 @@ int main(int argc, char **argv)
     pthread_mutex_init(&srv.mu, NULL);
     pthread_cond_init(&srv.slot_freed, NULL);
     pthread_cond_init(&srv.conn_done, NULL);
+    pthread_mutex_init(&srv.wall_mu, NULL);
+    pthread_cond_init(&srv.wall_changed, NULL);
     model_id_from_path(srv.o.model, srv.model_id, sizeof srv.model_id);
 
     struct sigaction sa;
@@ -1266,7 +1417,7 @@ int main(int argc, char **argv)
         cli_error("%s", latent_last_error());
         goto done;
     }
-    if (create_slots(&srv) || (lfd = listen_on(srv.o.host, srv.o.port)) < 0)
+    if (create_slots(&srv) || (srv.o.wall && open_wall(&srv)) || (lfd = listen_on(srv.o.host, srv.o.port)) < 0)
         goto done;
     fprintf(stderr, "server: %s on http://%s:%d with %d slot%s of %d thread%s%s\n", srv.model_id, srv.o.host,
             bound_port(lfd), srv.o.parallel, srv.o.parallel > 1 ? "s" : "", srv.o.threads,
@@ -1279,6 +1430,9 @@ int main(int argc, char **argv)
     /* stopping: connections see the flag within a poll step and end */
     pthread_mutex_lock(&srv.mu);
     pthread_cond_broadcast(&srv.slot_freed);
+    pthread_mutex_lock(&srv.wall_mu);
+    pthread_cond_broadcast(&srv.wall_changed);
+    pthread_mutex_unlock(&srv.wall_mu);
     while (srv.n_conns > 0)
         pthread_cond_wait(&srv.conn_done, &srv.mu);
     pthread_mutex_unlock(&srv.mu);

@@ -21,7 +21,7 @@ CFLAGS="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recove
  -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -Ikernels"
 LIB_SRC=$(ls src/*.c kernels/*.c)
 # the server's parsers live beside it in examples/, not in the library
-SERVER_SRC=$(ls examples/server/*.c)
+SERVER_SRC="examples/server/http.c examples/server/json.c"
 # seed_requests DIR: whole requests for fuzz_http, and the same bodies alone for fuzz_json
 seed_requests() {
     chat='{"model": "smol", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi \"you\" \u00e9\ud83d\ude00"}], "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "seed": 7, "stop": ["\n", "END"], "stream": true, "presence_penalty": 0.5, "frequency_penalty": -0.5}'

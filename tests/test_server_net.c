@@ -12,6 +12,9 @@
  *     64 connections at once are all answered (200, or 503 once the queue is full);
  *     a client that leaves mid-stream gives its slot back at once;
  *   - pipelined requests and Expect: 100-continue work;
+ *   - with --wall, /wall is one self-contained page and /wall/events streams frames: the
+ *     last one after a completion is the frame a wall given the same text shows, and a
+ *     viewer that reconnects gets the current frame at once;
  *   - after 1000 requests the server stops cleanly on SIGTERM with status 0 (under the
  *     sanitize configuration LeakSanitizer runs at that exit, so a leak fails here).
  */
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "wall.h"
 
 #include "../examples/server/json.c"
 
@@ -700,6 +704,102 @@ static void test_limits(const char *model)
     CHECK(stop_server(&sp) == 0, "stops cleanly");
 }
 
+/* The last "data:" line of an event stream, masks parsed; returns how many. */
+static size_t last_frame(const char *events, uint32_t *masks, size_t cap)
+{
+    const char *line = NULL;
+    for (const char *p = events; (p = strstr(p, "data: ")); p += 6)
+        line = p + 6;
+    size_t n = 0;
+    while (line && n < cap && *line && *line != '\n') {
+        char *end;
+        masks[n++] = (uint32_t)strtoul(line, &end, 16);
+        line = end;
+    }
+    return n;
+}
+
+/* Opens /wall/events and reads what arrives in `seconds`. */
+static void read_events(int port, strbuf *out, double seconds)
+{
+    int fd = connect_to(port);
+    const char *req = "GET /wall/events HTTP/1.1\r\nHost: a\r\nAccept: text/event-stream\r\n\r\n";
+    send_text(fd, req, strlen(req));
+    read_all(fd, out, seconds);
+    close(fd);
+}
+
+typedef struct events_job {
+    int port;
+    strbuf got;
+} events_job;
+
+static void *watch_wall(void *arg)
+{
+    events_job *j = arg;
+    read_events(j->port, &j->got, 2.0);
+    return NULL;
+}
+
+static void test_wall(const char *model)
+{
+    server_proc sp;
+    if (start_server(&sp, model, "--wall -t 1") != 0) {
+        CHECK(0, "the server started with --wall");
+        return;
+    }
+    response page = get(sp.port, "/wall");
+    CHECK(page.status == 200 && strstr(page.raw.data, "text/html") && strstr(page.body, "EventSource(EVENTS)") &&
+              strstr(page.body, "\"/wall/events\"") && !strstr(page.body, "src=") && !strstr(page.body, "href=") &&
+              !strstr(page.body, "@import"),
+          "one self-contained page");
+    response_free(&page);
+
+    events_job job = {.port = sp.port};
+    pthread_t t;
+    pthread_create(&t, NULL, watch_wall, &job);
+    usleep(300 * 1000);
+    response r = post(sp.port, "/v1/completions", "{\"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"temperature\": 0}");
+    const char *text = str_at(path_get(json_root(r.doc), "choices", 0, "text"));
+    pthread_join(t, NULL);
+
+    wall_options wo = wall_default_options();
+    wo.backend = "none";
+    wall *w = NULL;
+    uint32_t want[96] = {0}, got[97];
+    if (wall_open(&wo, &w) == 0) {
+        wall_write(w, text, strlen(text));
+        wall_frame(w, want, 96);
+        wall_close(w);
+    }
+    int lit = 0;
+    for (int k = 0; k < 96; k++)
+        lit += want[k] != 0;
+    size_t n = last_frame(job.got.data ? job.got.data : "", got, 97);
+    CHECK(r.status == 200 && lit > 10 && n == 96 && !memcmp(got, want, sizeof want),
+          "the last frame streamed is the wall of the answer (%zu masks, %d lit): %s", n, lit, text);
+    CHECK(job.got.data && strstr(job.got.data, "text/event-stream") && strstr(job.got.data, "retry: "),
+          "an event stream with a retry delay");
+    response_free(&r);
+    sb_free(&job.got);
+
+    /* a viewer arriving (or reconnecting) later is shown the wall as it stands at once */
+    strbuf again = {0};
+    read_events(sp.port, &again, 0.5);
+    n = last_frame(again.data ? again.data : "", got, 97);
+    CHECK(n == 96 && !memcmp(got, want, sizeof want), "a reconnect gets the current frame");
+    sb_free(&again);
+    CHECK(stop_server(&sp) == 0, "stops cleanly with a wall");
+
+    /* without --wall there is no wall */
+    if (start_server(&sp, model, "-t 1") == 0) {
+        r = get(sp.port, "/wall");
+        CHECK(r.status == 404, "no /wall unless asked: %d", r.status);
+        response_free(&r);
+        CHECK(stop_server(&sp) == 0, "stops cleanly");
+    }
+}
+
 int main(void)
 {
     const char *model = test_data_path("models/stories260K.gguf");
@@ -730,5 +830,6 @@ int main(void)
     }
     test_api_key(model);
     test_limits(model);
+    test_wall(model);
     return test_done();
 }
