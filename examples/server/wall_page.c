@@ -19,8 +19,10 @@ void wall_page_html(strbuf *sb, int cols, int rows, const char *events_path)
             "svg{max-width:100vw;max-height:100vh}"
             ".s{fill:none;stroke:#ff8c28;stroke-opacity:.09;stroke-width:6;stroke-linecap:round}"
             ".s.on{stroke:#ffa548;stroke-opacity:1;filter:url(#glow)}</style></head>\n<body>\n"
+            /* a horizontal segment has no height: a filter region relative to its box
+             * would be empty, so the glow gets a fixed region in user space */
             "<svg id=\"wall\" xmlns=\"http://www.w3.org/2000/svg\">"
-            "<defs><filter id=\"glow\" x=\"-20%\" y=\"-20%\" width=\"140%\" height=\"140%\">"
+            "<defs><filter id=\"glow\" filterUnits=\"userSpaceOnUse\" x=\"-100\" y=\"-100\" width=\"10000\" height=\"10000\">"
             "<feGaussianBlur stdDeviation=\"3.5\" result=\"blur\"/><feMerge><feMergeNode in=\"blur\"/>"
             "<feMergeNode in=\"blur\"/><feMergeNode in=\"SourceGraphic\"/></feMerge></filter></defs></svg>\n"
             "<script>\n");
