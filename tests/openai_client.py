@@ -10,12 +10,21 @@ must carry the finish reason and the usage); a text completion; and checks that 
 surface as the package's exception types (a wrong key AuthenticationError, a bad
 parameter BadRequestError, an unknown model NotFoundError). Prints
 "N passed, N failed" like the C tests and exits non-zero on any failure.
+
+    build/venv/bin/python tests/openai_client.py --bench 20 [--parallel 1,2] MODEL.gguf
+
+measures instead: for each slot count, as many clients as slots each send the same short
+streamed chat request N times; prints the median time to first token, requests per
+second, and the server's resident memory idle and at its peak (/proc/PID/status).
 """
 import argparse
 import os
 import signal
+import statistics
 import subprocess
 import sys
+import threading
+import time
 
 import openai
 
@@ -31,9 +40,10 @@ def check(cond, what):
         print(f"FAIL {what}", flush=True)
 
 
-def start_server(build, model, key):
+def start_server(build, model, key, parallel=2):
     proc = subprocess.Popen(
-        [f"{build}/server", "-m", model, "--port", "0", "--api-key", key, "-q", "--parallel", "2", "-t", "1"],
+        [f"{build}/server", "-m", model, "--port", "0", "--api-key", key, "-q", "--parallel", str(parallel),
+         "-t", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     if not line.strip().isdigit():
@@ -119,11 +129,58 @@ def run_model(build, model):
     check(status == 0, f"{name}: the server stopped with {status}")
 
 
+def rss_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench(build, model, parallel, n):
+    proc, port = start_server(build, model, "k", parallel)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0, timeout=300)
+    idle = rss_kib(proc.pid, "VmRSS")
+    messages = [{"role": "user", "content": "Name three colours."}]
+    ttft, lock = [], threading.Lock()
+
+    def one_client():
+        for _ in range(n):
+            t0 = time.monotonic()
+            first = None
+            for chunk in client.chat.completions.create(model="m", messages=messages, max_tokens=32, temperature=0,
+                                                        stream=True):
+                if first is None and chunk.choices and chunk.choices[0].delta.content:
+                    first = time.monotonic() - t0
+            with lock:
+                ttft.append(first if first is not None else float("nan"))
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=one_client) for _ in range(parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.monotonic() - t0
+    peak = rss_kib(proc.pid, "VmHWM")
+    stop_server(proc)
+    print(f"{os.path.basename(model)}  slots {parallel}  clients {parallel}  requests {len(ttft)}  "
+          f"{len(ttft) / took:.2f} req/s  time to first token median {statistics.median(ttft) * 1000:.0f} ms  "
+          f"RSS idle {idle / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
+    ap.add_argument("--bench", type=int, default=0, help="measure: requests per client")
+    ap.add_argument("--parallel", default="1,2")
     ap.add_argument("models", nargs="+")
     args = ap.parse_args()
+    if args.bench:
+        for model in args.models:
+            for p in (int(x) for x in args.parallel.split(",")):
+                bench(args.build, model, p, args.bench)
+        return 0
     for model in args.models:
         if not os.path.exists(model):
             check(False, f"{model} is missing")
