@@ -1306,6 +1306,9 @@ static void start_connection(server *srv, int fd)
     pthread_t t;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* a connection needs little stack (the library's kernels keep small frames); the
+     * default 8 MiB times --max-connections would crowd a 32-bit Pi's address space */
+    pthread_attr_setstacksize(&attr, (size_t)1 << 20);
     if (pthread_create(&t, &attr, connection_main, c) != 0) {
         close(fd);
         free(c->buf);
