@@ -21,7 +21,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1233,32 +1232,39 @@ static void *connection_main(void *arg)
  * Listening, accepting, stopping
  * ========================================================================== */
 
+/* Numeric addresses only (and "localhost"): getaddrinfo would pull the resolver into
+ * static builds, and a server's listening address is an address, not a name. */
 static int listen_on(const char *host, int port)
 {
-    char service[16];
-    snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-    int rc = getaddrinfo(host, service, &hints, &res);
-    if (rc != 0) {
-        cli_error("--host %s: %s", host, gai_strerror(rc));
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    socklen_t len;
+    if (!strcmp(host, "localhost"))
+        host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        len = sizeof *v6;
+    } else {
+        cli_error("--host %s: not an IPv4 or IPv6 address (like 127.0.0.1, 0.0.0.0 or ::)", host);
         return -1;
     }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-            rc = errno;
+    int fd = socket(ss.ss_family, SOCK_STREAM, 0), one = 1;
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0) {
+        cli_error("cannot listen on %s port %d: %s", host, port, strerror(errno));
+        if (fd >= 0)
             close(fd);
-            fd = -1;
-        }
+        return -1;
     }
-    freeaddrinfo(res);
-    if (fd < 0)
-        cli_error("cannot listen on %s port %d: %s", host, port, strerror(rc ? rc : errno));
     return fd;
 }
 
