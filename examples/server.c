@@ -58,7 +58,7 @@ typedef struct options {
     double read_timeout; /* seconds for a whole request to arrive (and for an idle keep-alive) */
     int threads;         /* per slot */
     size_t mem_budget;   /* per slot; 0: none */
-    latent_kv_type kv_type;
+    latent_type kv_type;
     int quiet;
     int wall; /* serve /wall: off by default, as it shows what others' requests generate */
     int wall_cols, wall_rows;
@@ -132,7 +132,8 @@ static void usage(FILE *f)
             "  --wall                    serve GET /wall: the text being generated, live on a 16 x 6\n"
             "                            sixteen-segment wall in a browser (anyone who can reach the\n"
             "                            port sees what every request generates)\n"
-            "  -q, --quiet               no line per request on stderr\n");
+            "  -q, --quiet               no line per request on stderr\n"
+            "  --version                 the library's version\n");
 }
 
 static int parse_args(int argc, char **argv, options *o)
@@ -149,7 +150,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->max_tokens = 1024;
     o->read_timeout = 10;
     o->mem_budget = (size_t)256 << 20;
-    o->kv_type = LATENT_KV_F16;
+    o->kv_type = LATENT_TYPE_F16;
     o->api_key = getenv("LATENT_API_KEY");
     o->wall_cols = 16;
     o->wall_rows = 6;
@@ -160,6 +161,9 @@ static int parse_args(int argc, char **argv, options *o)
 #define VALUE() ((v = cli_value(argc, argv, &i)) != NULL)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
+            exit(0);
+        } else if (!strcmp(a, "--version")) {
+            printf("latent-server %s\n", latent_version_string());
             exit(0);
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             bad = !VALUE() || !(o->model = v);
