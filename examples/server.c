@@ -424,7 +424,7 @@ bad:
 /* The sampling and length fields both endpoints share. */
 static int read_common(const server *srv, const json_value *root, gen_request *g, char *err, size_t cap)
 {
-    double temp = g->sp.temperature, top_p = g->sp.top_p, n = 1, seed = -1, max_tokens = srv->o.max_tokens;
+    double temp = g->sp.temperature, top_p = g->sp.top_p, n = 1, seed = 0, max_tokens = srv->o.max_tokens;
     double presence = 0, frequency = 0;
     if (get_number(root, "max_tokens", 1, srv->o.max_tokens, 1, &max_tokens, err, cap) ||
         get_number(root, "max_completion_tokens", 1, srv->o.max_tokens, 1, &max_tokens, err, cap) ||
@@ -444,7 +444,8 @@ static int read_common(const server *srv, const json_value *root, gen_request *g
     g->sp.top_p = top_p > 0 ? (float)top_p : 1e-6f; /* 0 means "only the most likely", as greedy */
     g->sp.presence_penalty = (float)presence;
     g->sp.frequency_penalty = (float)frequency;
-    if (seed >= 0 || json_get(root, "seed"))
+    const json_value *given_seed = json_get(root, "seed");
+    if (given_seed && given_seed->type == JSON_NUMBER)
         g->sp.seed = (uint64_t)(int64_t)seed;
     return 0;
 }
