@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,9 @@ typedef struct conn {
     int keep; /* the connection may carry another request after this response */
 } conn;
 
-static volatile sig_atomic_t stopping;
+/* Set by SIGINT/SIGTERM, read by every thread: an atomic (lock-free, so a signal
+ * handler may store to it), not a volatile, which is no promise across threads. */
+static atomic_int stopping;
 
 static void on_signal(int sig)
 {
