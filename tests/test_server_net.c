@@ -587,6 +587,28 @@ static void test_disconnect(int port)
             usleep(10 * 1000);
     }
     CHECK(idle, "the slot came back %.3f s after the client left", now() - t0);
+
+    /* the same for a client waiting for a whole (unstreamed) answer */
+    fd = connect_to(port);
+    body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 200000}";
+    n = snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n%s",
+                 strlen(body), body);
+    send_text(fd, req, (size_t)n);
+    usleep(300 * 1000);
+    h = get(port, "/health");
+    CHECK(num_at(json_get(json_root(h.doc), "slots_idle")) == 0, "busy while generating: %s", h.body);
+    response_free(&h);
+    close(fd);
+    t0 = now();
+    idle = 0;
+    while (!idle && now() - t0 < 2) {
+        h = get(port, "/health");
+        idle = num_at(json_get(json_root(h.doc), "slots_idle")) == 1;
+        response_free(&h);
+        if (!idle)
+            usleep(10 * 1000);
+    }
+    CHECK(idle, "an unstreamed request's slot came back %.3f s after its client left", now() - t0);
     response r = post(port, "/v1/completions", "{\"prompt\": \"x\", \"max_tokens\": 4}");
     CHECK(r.status == 200, "the next request is served");
     response_free(&r);
@@ -680,16 +702,28 @@ static void test_api_key(const char *model)
 static void test_limits(const char *model)
 {
     server_proc sp;
-    if (start_server(&sp, model, "--max-prompt-tokens 16 --mem-budget 400k --kv-type f32") != 0) {
+    if (start_server(&sp, model, "--max-prompt-tokens 300 --mem-budget 400k --kv-type f32") != 0) {
         CHECK(0, "the server started with small limits");
         return;
     }
-    response r = post(sp.port, "/v1/completions", "{\"prompt\": \"one two three four five six seven eight nine ten "
-                                                  "eleven twelve thirteen fourteen fifteen sixteen\"}");
-    CHECK(r.status == 400 && !strcmp(str_at(json_get(json_get(json_root(r.doc), "error"), "code")),
-                                     "context_length_exceeded"),
+    strbuf words = {0};
+    sb_puts(&words, "{\"prompt\": \"");
+    for (int i = 0; i < 400; i++)
+        sb_puts(&words, "cat ");
+    sb_puts(&words, "\", \"max_tokens\": 4}");
+    response r = post(sp.port, "/v1/completions", words.data);
+    CHECK(r.status == 400 && error_message(&r) && strstr(error_message(&r), "at most 300") &&
+              !strcmp(str_at(json_get(json_get(json_root(r.doc), "error"), "code")), "context_length_exceeded"),
           "too many prompt tokens: %d %s", r.status, r.body);
     response_free(&r);
+    /* within the token limit but past what a slot's memory holds */
+    words.len = 12 + 4 * 120; /* about 240 tokens: under 300, past the budget's ~190 */
+    sb_puts(&words, "\", \"max_tokens\": 4}");
+    r = post(sp.port, "/v1/completions", words.data);
+    CHECK(r.status == 400 && error_message(&r) && strstr(error_message(&r), "--mem-budget"),
+          "a prompt over a slot's memory: %d %s", r.status, r.body);
+    response_free(&r);
+    sb_free(&words);
     /* within the token limit, the generation runs until the slot's budget ends it */
     r = post(sp.port, "/v1/completions", "{\"prompt\": \"Once\", \"max_tokens\": 1024}");
     const json_value *usage = json_get(json_root(r.doc), "usage");
