@@ -76,9 +76,9 @@ typedef struct server {
     char model_id[256];
     slot *slots;
     pthread_mutex_t mu; /* guards everything below */
-    pthread_cond_t slot_freed;
     pthread_cond_t conn_done;
     int n_waiting;
+    struct waiter *line; /* requests waiting for a slot, first come first served */
     int n_conns;
     unsigned long next_id;
     /* the wall (with --wall): one generation at a time writes on it */
@@ -556,28 +556,50 @@ static int read_prompt(const json_value *root, gen_request *g, char *err, size_t
  * Slots: one context each; a bounded queue of requests waiting for one
  * ========================================================================== */
 
-/* A free slot, marked busy; NULL when the queue is full (*full set) or the client left
- * (or the server is stopping) while it waited. */
+/* A request waiting for a slot, in line: a slot that comes free is handed to the first
+ * in line, so a request cannot be overtaken forever by newer ones. */
+typedef struct waiter {
+    struct waiter *next;
+    slot *got; /* set by release_slot */
+    int in_line;
+    pthread_cond_t handed;
+} waiter;
+
+static void leave_line(server *srv, waiter *w)
+{
+    for (waiter **p = &srv->line; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    w->in_line = 0;
+}
+
+/* A slot, marked busy; NULL when the queue is full (*full set) or the client left (or
+ * the server is stopping) while it waited. */
 static slot *acquire_slot(server *srv, conn *c, int *full)
 {
     *full = 0;
     pthread_mutex_lock(&srv->mu);
     slot *got = NULL;
-    int queued = 0;
-    for (;;) {
-        for (int i = 0; i < srv->o.parallel && !got; i++)
-            if (!srv->slots[i].busy)
-                got = &srv->slots[i];
-        if (got || stopping)
-            break;
-        if (!queued) {
-            if (srv->n_waiting >= srv->o.queue) {
-                *full = 1;
-                break;
-            }
-            srv->n_waiting++;
-            queued = 1;
-        }
+    for (int i = 0; i < srv->o.parallel && !got && !srv->line; i++)
+        if (!srv->slots[i].busy)
+            got = &srv->slots[i];
+    if (got || stopping || srv->n_waiting >= srv->o.queue) {
+        if (got)
+            got->busy = 1;
+        *full = !got && !stopping;
+        pthread_mutex_unlock(&srv->mu);
+        return got;
+    }
+    waiter w = {.in_line = 1};
+    pthread_cond_init(&w.handed, NULL);
+    waiter **tail = &srv->line;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = &w;
+    srv->n_waiting++;
+    while (!w.got && !stopping) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 100 * 1000000L;
@@ -585,24 +607,30 @@ static slot *acquire_slot(server *srv, conn *c, int *full)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&srv->slot_freed, &srv->mu, &ts);
-        if (client_gone(c->fd))
+        pthread_cond_timedwait(&w.handed, &srv->mu, &ts);
+        if (!w.got && client_gone(c->fd))
             break;
     }
-    if (queued)
-        srv->n_waiting--;
-    if (got)
-        got->busy = 1;
+    if (w.in_line)
+        leave_line(srv, &w);
+    srv->n_waiting--;
     pthread_mutex_unlock(&srv->mu);
-    return got;
+    pthread_cond_destroy(&w.handed);
+    return w.got;
 }
 
 static void release_slot(server *srv, slot *s)
 {
     latent_context_reset(s->ctx); /* an idle slot holds no KV cache */
     pthread_mutex_lock(&srv->mu);
-    s->busy = 0;
-    pthread_cond_signal(&srv->slot_freed);
+    waiter *first = srv->line;
+    if (first) {
+        leave_line(srv, first);
+        first->got = s; /* still busy: it changes hands */
+        pthread_cond_signal(&first->handed);
+    } else {
+        s->busy = 0;
+    }
     pthread_mutex_unlock(&srv->mu);
 }
 
@@ -1405,7 +1433,6 @@ static void free_server(server *srv)
     free(srv->slots);
     latent_model_free(srv->model);
     pthread_mutex_destroy(&srv->mu);
-    pthread_cond_destroy(&srv->slot_freed);
     pthread_cond_destroy(&srv->conn_done);
 }
 
@@ -1416,7 +1443,6 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &srv.o))
         return 1;
     pthread_mutex_init(&srv.mu, NULL);
-    pthread_cond_init(&srv.slot_freed, NULL);
     pthread_cond_init(&srv.conn_done, NULL);
     pthread_mutex_init(&srv.wall_mu, NULL);
     pthread_cond_init(&srv.wall_changed, NULL);
@@ -1445,11 +1471,10 @@ int main(int argc, char **argv)
     accept_loop(&srv, lfd);
     close(lfd);
     /* stopping: connections see the flag within a poll step and end */
-    pthread_mutex_lock(&srv.mu);
-    pthread_cond_broadcast(&srv.slot_freed);
     pthread_mutex_lock(&srv.wall_mu);
     pthread_cond_broadcast(&srv.wall_changed);
     pthread_mutex_unlock(&srv.wall_mu);
+    pthread_mutex_lock(&srv.mu);
     while (srv.n_conns > 0)
         pthread_cond_wait(&srv.conn_done, &srv.mu);
     pthread_mutex_unlock(&srv.mu);

@@ -614,6 +614,53 @@ static void test_disconnect(int port)
     response_free(&r);
 }
 
+/* With one slot busy and a queue of two, the two requests waiting are served in the
+ * order they came, and a third finds the queue full. */
+static void test_first_come(int port)
+{
+    int hold = connect_to(port);
+    const char *body = "{\"prompt\": \"Once upon a time\", \"max_tokens\": 200000, \"stream\": true}";
+    char req[512];
+    int n = snprintf(req, sizeof req, "POST /v1/completions HTTP/1.1\r\nHost: a\r\nContent-Length: %zu\r\n\r\n%s",
+                     strlen(body), body);
+    send_text(hold, req, (size_t)n);
+    char buf[256];
+    struct pollfd p = {.fd = hold, .events = POLLIN};
+    CHECK(poll(&p, 1, 10000) > 0 && recv(hold, buf, sizeof buf, 0) > 0, "the slot is taken");
+    const char *small = "POST /v1/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 33\r\nConnection: close\r\n\r\n"
+                        "{\"prompt\": \"Hi\", \"max_tokens\": 2}";
+    int waiting[3];
+    for (int i = 0; i < 3; i++) {
+        waiting[i] = connect_to(port);
+        send_text(waiting[i], small, strlen(small));
+        usleep(150 * 1000); /* each is in line before the next arrives */
+    }
+    close(hold);
+    /* the third's 503 at once, then the answers first to last */
+    int order[3], status[3], n_done = 0;
+    double t0 = now();
+    while (n_done < 3 && now() - t0 < 10) {
+        struct pollfd ps[3];
+        for (int i = 0; i < 3; i++)
+            ps[i] = (struct pollfd){.fd = waiting[i], .events = POLLIN};
+        if (poll(ps, 3, 1000) <= 0)
+            continue;
+        for (int i = 0; i < 3; i++)
+            if (waiting[i] >= 0 && (ps[i].revents & POLLIN)) {
+                strbuf got = {0};
+                read_all(waiting[i], &got, 5);
+                close(waiting[i]);
+                waiting[i] = -1;
+                status[i] = got.data && !strncmp(got.data, "HTTP/1.1 ", 9) ? atoi(got.data + 9) : -1;
+                order[n_done++] = i;
+                sb_free(&got);
+            }
+    }
+    CHECK(n_done == 3 && order[0] == 2 && order[1] == 0 && order[2] == 1 && status[2] == 503 && status[0] == 200 &&
+              status[1] == 200,
+          "served in order: %d %d %d", order[0], n_done > 1 ? order[1] : -1, n_done > 2 ? order[2] : -1);
+}
+
 /* 1000 requests on keep-alive connections (health, models, completions, errors). */
 static void test_many_requests(int port)
 {
@@ -857,6 +904,7 @@ int main(void)
 
     if (start_server(&sp, model, "--parallel 1 --queue 2 -t 1 --max-tokens 1000000") == 0) {
         test_disconnect(sp.port);
+        test_first_come(sp.port);
         test_crowd(sp.port, 0);
         CHECK(stop_server(&sp) == 0, "the one-slot server stops cleanly");
     } else {
