@@ -221,3 +221,8 @@ bench-arm: $(BUILD)/bench
 	$(BUILD)/bench --synthetic tinyllama-1.1b --types q4_0,q4_k_m,q8_0 --insn $(BUILD)/arm/bench --plugin $(BUILD)/libinsncount.so $(BENCH_ARGS)
 
 .PHONY: bench bench-arm
+
+# ---- the server: examples/server.c and its HTTP/JSON code in examples/server/ ----
+SERVER_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/server/*.c))
+$(BUILD)/server: $(BUILD)/obj/examples/server.o $(SERVER_OBJ) $(BUILD)/libwall.a $(BUILD)/liblatent.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
