@@ -1,12 +1,13 @@
 # liblatent — build with `make`, test with `make test`.
 #
 #   make                   build/liblatent.a, build/liblatent.so and every program
-#   make OPENMP=0          without OpenMP
+#   make OPENMP=0          without OpenMP (only bench-kernels uses it; the library never)
 #   make SCALAR=1          force the portable scalar kernels
 #   make test              the quick tier: native + sanitizers (ASan/UBSan) + Cortex-A72
 #                          under qemu when its toolchain is here (skip: otherwise)
 #   make check             everything CI runs: make test's tier, the system tests (lives
-#                          under valgrind, install), every chip, and a bounded fuzzing run
+#                          under valgrind, install), every chip, real clients of the server
+#                          (openai package, Chromium), and a bounded fuzzing run
 #   make test-native | sanitize | test-arm | test-scalar | test-system | test-matrix
 #   make fuzz FUZZ_SECONDS=60
 #   make install PREFIX=/usr/local, make uninstall PREFIX=/usr/local
@@ -55,9 +56,11 @@ LDLIBS += -lm -lpthread
 SAN ?=
 CFLAGS += $(SAN)
 LDFLAGS += $(SAN)
+# The library shares work with its own thread pool (kernels/pool.c): pthreads only.
+# OpenMP is used by nothing but bench-kernels' multi-threaded bandwidth probe.
 ifeq ($(OPENMP),1)
-  CFLAGS += -fopenmp
-  LDFLAGS += -fopenmp
+$(BUILD)/obj/bench/bench-kernels.o: CFLAGS += -fopenmp
+$(BUILD)/bench-kernels: LDFLAGS += -fopenmp
 endif
 ifeq ($(SCALAR),1)
   CPPFLAGS += -DLATENT_FORCE_SCALAR
@@ -127,8 +130,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libwall.a $(BUILD)/liblatent.a
 # pkg-config file for PREFIX; written again at install time, so it names the PREFIX of the
 # install (not whichever one the first build saw).
 define write_pc
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: latent\nDescription: LLM inference for small CPUs\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llatent\nLibs.private: -lm -lpthread%s\n' \
-	  '$(PREFIX)' '$(VERSION)' '$(if $(filter 1,$(OPENMP)), -fopenmp,)' > $(1)
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: latent\nDescription: LLM inference for small CPUs\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -llatent\nLibs.private: -lm -lpthread\n' \
+	  '$(PREFIX)' '$(VERSION)' > $(1)
 endef
 
 $(BUILD)/latent.pc: Makefile include/latent.h
@@ -166,7 +169,7 @@ uninstall:
 test:
 	tests/run.sh native sanitize arm
 check:
-	FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) tests/run.sh native sanitize arm system scalar tsan a76 armhf i386 riscv64 s390x fuzz
+	FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) tests/run.sh native sanitize arm system scalar tsan a76 armhf i386 riscv64 s390x clients fuzz
 test-native:
 	tests/run.sh native
 sanitize:

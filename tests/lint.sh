@@ -10,7 +10,7 @@ for cc in gcc clang; do
     command -v $cc >/dev/null 2>&1 || { echo "lint: $cc missing"; failed=1; continue; }
     arch=""
     [ "$(uname -m)" = x86_64 ] && arch="-mavx2 -mfma -mf16c"
-    for f in src/*.c kernels/*.c examples/*.c examples/wall/*.c bench/*.c tests/test_*.c tests/fuzz_*.c; do
+    for f in src/*.c kernels/*.c examples/*.c examples/wall/*.c examples/server/*.c bench/*.c tests/test_*.c tests/fuzz_*.c; do
         # shellcheck disable=SC2086
         out=$($cc $FLAGS $arch -fopenmp -c "$f" -o /dev/null 2>&1 | grep -E "warning|error")
         [ -z "$out" ] || { echo "$cc: $out"; failed=1; }

@@ -10,12 +10,16 @@
 #   arm       aarch64-linux-gnu-gcc -mcpu=cortex-a72 -static, run under qemu-aarch64 -cpu cortex-a72
 #   a76       aarch64 built for the Pi 5's Cortex-A76 (the sdot kernels): test_kernels under
 #             qemu-aarch64 -cpu cortex-a76
-#   armhf     32-bit ARM (what 32-bit Raspberry Pi OS runs), scalar kernels, under qemu-arm
+#   armhf     32-bit ARM (what 32-bit Raspberry Pi OS runs): ARMv8 in AArch32 with the NEON
+#             kernels, under qemu-arm -cpu max (qemu 7.2 has no 32-bit cortex-a72 model)
 #   i386      a Pentium II: gcc -m32 -march=pentium2, scalar kernels, no OpenMP, run natively
 #   riscv64   riscv64-linux-gnu-gcc, scalar kernels, under qemu-riscv64
 #   tsan      clang -fsanitize=thread, no OpenMP: test_threads (one model, contexts in threads)
 #   s390x     a big-endian host: only test_endian, which shows that GGUF files are refused
 #             with a clear message there (the format is little-endian)
+#   clients   real clients of build/server: the official openai package (pip, in the
+#             virtualenv build/venv) on stories260K and SmolLM2, and the /wall page in
+#             headless Chromium, each script's "N passed, N failed" counted
 #   fuzz      tests/fuzz.sh for $FUZZ_SECONDS (default 20) per target: one pass or failure each
 #
 # Each test binary prints lines of its own and ends with "N passed, N failed"; a binary
@@ -77,6 +81,51 @@ build_with() {
     rm -f "$log"
     total_fail=$((total_fail + 1))
     return 1
+}
+
+# count_script NAME COMMAND...: runs a test script that ends with "N passed, N failed"
+count_script() {
+    name=$1
+    shift
+    out=$("$@" 2>&1)
+    status=$?
+    printf '%s\n' "$out" | grep -E '^(FAIL|skip)' | sed "s/^/  clients $name: /"
+    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "  clients $name: CRASHED or gave no result (status $status)"
+        printf '%s\n' "$out" | tail -n 20 | sed 's/^/    | /'
+        total_fail=$((total_fail + 1))
+        return
+    fi
+    p=${line%% passed*}
+    f=${line#*passed, }; f=${f%% failed}
+    [ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    echo "  clients $name: $line"
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+}
+
+run_clients() {
+    echo "== clients: the openai package and Chromium against build/server"
+    build_with clients build/server || return
+    stories="$LATENT_TEST_DATA/models/stories260K.gguf"
+    smol="${LATENT_MODEL_CACHE:-$HOME/.cache/liblatent}/SmolLM2-135M-Instruct.Q4_1.gguf"
+    models="$stories"
+    [ -f "$smol" ] && models="$models $smol"
+    if [ ! -x build/venv/bin/python ] || ! build/venv/bin/python -c 'import openai' 2>/dev/null; then
+        if ! python3 -m venv build/venv >/dev/null 2>&1 || ! build/venv/bin/pip install -q openai >/dev/null 2>&1; then
+            rm -rf build/venv
+            missing clients "a python3 virtualenv with the openai package" "python3-venv, and pip's network"
+            return
+        fi
+    fi
+    # shellcheck disable=SC2086
+    count_script openai_client.py build/venv/bin/python tests/openai_client.py $models
+    if have chromium || have chromium-browser; then
+        count_script test_server_browser.py python3 tests/test_server_browser.py "$stories"
+    else
+        missing clients chromium chromium
+    fi
 }
 
 run_fuzz() {
@@ -152,6 +201,7 @@ run_config() {
         [ -d /usr/include/x86_64-linux-gnu/asm ] && arch="$arch -idirafter /usr/include/x86_64-linux-gnu"
         ;;
     fuzz) run_fuzz; return ;;
+    clients) run_clients; return ;;
     *) echo "unknown configuration: $config"; total_fail=$((total_fail + 1)); return ;;
     esac
     echo "== $config: building into $build"
