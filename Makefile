@@ -167,7 +167,7 @@ uninstall:
 
 # ---- tests: tests/run.sh builds each configuration and sums the results ----
 test:
-	tests/run.sh native sanitize arm
+	LATENT_TEST_TIER=quick tests/run.sh native sanitize arm
 check:
 	FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) tests/run.sh native sanitize arm system scalar tsan a76 armhf i386 riscv64 s390x clients fuzz
 test-native:
@@ -228,4 +228,4 @@ bench-arm: $(BUILD)/bench
 # ---- the server: examples/server.c and its HTTP/JSON code in examples/server/ ----
 SERVER_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/server/*.c))
 $(BUILD)/server: $(BUILD)/obj/examples/server.o $(SERVER_OBJ) $(BUILD)/libwall.a $(BUILD)/liblatent.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -37,6 +37,10 @@ total_pass=0
 total_fail=0
 # slow, and needing tools beyond a compiler: run by the system configuration only
 SYSTEM_TESTS="test_lives test_install"
+# whole programs on real models, a minute or two each under qemu (where they add little to
+# the native run but the same flows on NEON): with LATENT_TEST_TIER=quick (make test) an
+# emulated configuration leaves them to make check, which runs everything
+EMULATED_SLOW="test_reflect test_gemma3 test_chat_cli test_perplexity"
 
 # missing CONFIG WHAT PACKAGES: a toolchain this configuration needs is not installed
 missing() {
@@ -229,6 +233,18 @@ run_config() {
         *" $name "*) [ "$config" = system ] || continue ;;
         *) [ "$config" = system ] && continue ;;
         esac
+        if [ -n "$runner" ]; then
+            case " $EMULATED_SLOW " in
+            *" $name "*)
+                if [ "$config" != arm ]; then
+                    echo "  $config $name: left to the native and Cortex-A72 runs (whole programs under emulation)"
+                    continue
+                elif [ "${LATENT_TEST_TIER:-full}" = quick ]; then
+                    echo "  $config $name: left to make check (whole programs under emulation)"
+                    continue
+                fi ;;
+            esac
+        fi
         ran=$((ran + 1))
         out=$(LATENT_BUILD=$build LATENT_RUNNER="$runner" $runner "$t" 2>&1)
         status=$?
