@@ -87,26 +87,35 @@ build_with() {
     return 1
 }
 
-# count_script NAME COMMAND...: runs a test script that ends with "N passed, N failed"
-count_script() {
-    name=$1
-    shift
-    out=$("$@" 2>&1)
-    status=$?
-    printf '%s\n' "$out" | grep -E '^(FAIL|skip)' | sed "s/^/  clients $name: /"
-    line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+# count CONFIG NAME STATUS OUTPUT: adds what one test binary or script said (its last
+# "N passed, N failed" line) to the totals; no such line, or a failing status, is a failure.
+count() {
+    printf '%s\n' "$4" | grep -E '^(FAIL|skip)' | sed "s/^/  $1 $2: /"
+    line=$(printf '%s\n' "$4" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
     if [ -z "$line" ]; then
-        echo "  clients $name: CRASHED or gave no result (status $status)"
-        printf '%s\n' "$out" | tail -n 20 | sed 's/^/    | /'
+        echo "  $1 $2: CRASHED or gave no result (status $3)"
+        printf '%s\n' "$4" | tail -n 20 | sed 's/^/    | /'
         total_fail=$((total_fail + 1))
         return
     fi
     p=${line%% passed*}
     f=${line#*passed, }; f=${f%% failed}
-    [ "$status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-    echo "  clients $name: $line"
+    if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "  $1 $2: exit status $3"
+        printf '%s\n' "$4" | tail -n 20 | sed 's/^/    | /'
+        f=1
+    fi
+    echo "  $1 $2: $line"
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
+}
+
+# count_script NAME COMMAND...: runs a test script that ends with "N passed, N failed"
+count_script() {
+    name=$1
+    shift
+    out=$("$@" 2>&1)
+    count clients "$name" $? "$out"
 }
 
 run_clients() {
@@ -247,25 +256,7 @@ run_config() {
         fi
         ran=$((ran + 1))
         out=$(LATENT_BUILD=$build LATENT_RUNNER="$runner" $runner "$t" 2>&1)
-        status=$?
-        line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
-        printf '%s\n' "$out" | grep -E '^(FAIL|skip)' | sed "s/^/  $config $name: /"
-        if [ -z "$line" ]; then
-            echo "  $config $name: CRASHED or gave no result (status $status)"
-            printf '%s\n' "$out" | tail -n 20 | sed 's/^/    | /'
-            total_fail=$((total_fail + 1))
-            continue
-        fi
-        p=${line%% passed*}
-        f=${line#*passed, }; f=${f%% failed}
-        if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-            echo "  $config $name: exit status $status"
-            printf '%s\n' "$out" | tail -n 20 | sed 's/^/    | /'
-            f=1
-        fi
-        echo "  $config $name: $line"
-        total_pass=$((total_pass + p))
-        total_fail=$((total_fail + f))
+        count "$config" "$name" $? "$out"
     done
     if [ "$ran" -eq 0 ]; then
         echo "$config: FAILED: no test binary in $build/tests (did the build make none?)"
